@@ -6,12 +6,33 @@ const pureImportBans = {
     "error",
     {
       patterns: [
-        { group: ["node:net", "node:http", "node:https", "node:fs", "node:fs/*", "node:child_process", "net", "http", "https", "fs", "fs/*"], message: "pure packages do no I/O" },
-        { group: ["@azure/*", "kafkajs", "@clickhouse/*", "chdb", "piscina", "prom-client", "pino"], message: "pure packages use no vendor SDK" },
+        {
+          group: [
+            "node:net",
+            "node:http",
+            "node:https",
+            "node:fs",
+            "node:fs/*",
+            "node:child_process",
+            "net",
+            "http",
+            "https",
+            "fs",
+            "fs/*",
+          ],
+          message: "pure packages do no I/O",
+        },
+        {
+          group: ["@azure/*", "kafkajs", "@clickhouse/*", "chdb", "piscina", "prom-client", "pino"],
+          message: "pure packages use no vendor SDK",
+        },
       ],
     },
   ],
-  "no-restricted-properties": ["error", { object: "process", property: "env", message: "only loadConfig reads the environment" }],
+  "no-restricted-properties": [
+    "error",
+    { object: "process", property: "env", message: "only loadConfig reads the environment" },
+  ],
 };
 
 export default tseslint.config(
@@ -20,7 +41,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["*.js", "*.ts", "bench/*.js", "packages/cli/bin/*.js", "test/fixtures/*/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ["*.js", "*.ts", "packages/cli/bin/*.js"] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
@@ -29,7 +53,10 @@ export default tseslint.config(
       "no-console": "error",
     },
   },
-  { files: ["packages/records/src/**", "packages/classify/src/**", "packages/pipeline/src/**"], rules: pureImportBans },
+  {
+    files: ["packages/records/src/**", "packages/classify/src/**", "packages/pipeline/src/**"],
+    rules: pureImportBans,
+  },
   { files: ["packages/cli/**", "bench/**", "test/fixtures/**"], rules: { "no-console": "off" } },
   {
     files: ["**/test/**/*.ts", "test/**/*.ts"],

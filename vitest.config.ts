@@ -6,11 +6,18 @@ import { defineConfig } from "vitest/config";
 // must run as compiled JavaScript (the piscina worker, the CLI in child processes) uses dist/,
 // which `npm test` builds first.
 const root = fileURLToPath(new URL(".", import.meta.url));
-const alias: Record<string, string> = {};
+const alias = [
+  {
+    find: /^@gatewatch\/store-clickhouse\/rows$/,
+    replacement: `${root}packages/store-clickhouse/src/rows.ts`,
+  },
+];
 for (const dir of ["packages", "services"]) {
   for (const name of readdirSync(`${root}${dir}`)) {
-    const pkgName = name === "ingestor" ? "@gatewatch/ingestor" : `@gatewatch/${name}`;
-    alias[pkgName] = `${root}${dir}/${name}/src/index.ts`;
+    alias.push({
+      find: new RegExp(`^@gatewatch/${name}$`),
+      replacement: `${root}${dir}/${name}/src/index.ts`,
+    });
   }
 }
 
