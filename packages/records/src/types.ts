@@ -167,12 +167,7 @@ export interface InvalidRecord {
 
 /** Any normalised record. */
 export type NormalisedRecord =
-  | AccessRecord
-  | L4Record
-  | FirewallRecord
-  | PerformanceRecord
-  | UnsupportedRecord
-  | InvalidRecord;
+  AccessRecord | L4Record | FirewallRecord | PerformanceRecord | UnsupportedRecord | InvalidRecord;
 
 /** Options for {@link decodeBody}. */
 export interface DecodeOptions {
