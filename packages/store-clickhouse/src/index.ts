@@ -1,0 +1,10 @@
+export { ClickHouseStore } from "./store.js";
+export type { StoreOptions, MigrationReport } from "./store.js";
+export { StoreWriter, defaultRetryPolicy } from "./writer.js";
+export type { EncodedTable, RetryPolicy, WriterObserver } from "./writer.js";
+export { parseStoreUrl, describeStore, DEFAULT_DATABASE } from "./store-url.js";
+export type { StoreTarget } from "./store-url.js";
+export { Tables, MIGRATIONS, LATEST_VERSION, DEDUP_WINDOW, defaultRetention } from "./schema.js";
+export type { InsertTable, Retention, Migration } from "./schema.js";
+export { assertReadOnlySql } from "./read-only.js";
+export { classifyStoreError } from "./errors.js";

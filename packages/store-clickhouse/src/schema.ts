@@ -1,0 +1,207 @@
+/**
+ * Schema v1 and its migrations. Each migration is a list of idempotent statements; the applied
+ * versions are recorded in `schema_migrations`. Statements use `{db}` for the database name.
+ *
+ * Layout choices: daily partitions so TTL drops whole parts; retention counts from when a row was
+ * stored (`ingested_at`), not from the event time, so a backfill of old logs is kept for the
+ * retention period instead of being dropped at insert; ORDER BY (gateway, hour, cause, time)
+ * serves "one gateway, a time range, by cause"; LowCardinality for bounded strings; ZSTD for long
+ * text; a non-replicated deduplication window so a repeated insert with the same
+ * `insert_deduplication_token` writes nothing (and, with
+ * `deduplicate_blocks_in_dependent_materialized_views`, the rollup is not counted twice either).
+ */
+
+/** Table names. */
+export const Tables = {
+  requests: "requests",
+  firewallEvents: "firewall_events",
+  deadLetters: "dead_letters",
+  requests1m: "requests_1m",
+  migrations: "schema_migrations",
+} as const;
+export type InsertTable = typeof Tables.requests | typeof Tables.firewallEvents | typeof Tables.deadLetters;
+
+/** Retention of raw tables, days. */
+export interface Retention {
+  /** @default 30 */
+  readonly requestsDays: number;
+  /** @default 30 */
+  readonly firewallDays: number;
+  /** @default 90 */
+  readonly rollupDays: number;
+  /** @default 14 */
+  readonly deadLetterDays: number;
+}
+
+/** Default {@link Retention}. */
+export const defaultRetention: Retention = {
+  requestsDays: 30,
+  firewallDays: 30,
+  rollupDays: 90,
+  deadLetterDays: 14,
+};
+
+/**
+ * Inserts retried after a failure are deduplicated against the last N blocks of each table. A
+ * replayed file of up to this many batches is written once.
+ */
+export const DEDUP_WINDOW = 10_000;
+
+/** One schema migration. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: (db: string, retention: Retention) => string[];
+}
+
+const dedup = `non_replicated_deduplication_window = ${DEDUP_WINDOW}`;
+
+/** All migrations, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "requests, firewall events, dead letters, per-minute rollup",
+    statements: (db, r) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.requests}
+(
+  time DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  gateway LowCardinality(String),
+  kind LowCardinality(String),
+  sku LowCardinality(String),
+  cause LowCardinality(String),
+  origin LowCardinality(String),
+  rule LowCardinality(String),
+  status UInt16,
+  backend_status Nullable(UInt16),
+  error_info LowCardinality(String),
+  evidence Array(String),
+  listener LowCardinality(String),
+  rule_name LowCardinality(String),
+  backend_pool LowCardinality(String),
+  backend_setting LowCardinality(String),
+  instance_id LowCardinality(String),
+  backend_address String,
+  client_ip String,
+  client_port UInt16,
+  http_method LowCardinality(String),
+  http_version LowCardinality(String),
+  request_uri String CODEC(ZSTD(3)),
+  request_query String CODEC(ZSTD(3)),
+  host LowCardinality(String),
+  original_host LowCardinality(String),
+  user_agent String CODEC(ZSTD(3)),
+  received_bytes UInt64,
+  sent_bytes UInt64,
+  time_taken Nullable(Float64),
+  backend_latency Nullable(Float64),
+  ssl_client_verify String,
+  ssl_protocol LowCardinality(String),
+  ssl_cipher LowCardinality(String),
+  waf_mode LowCardinality(String),
+  transaction_id String,
+  source LowCardinality(String),
+  partition LowCardinality(String),
+  batch_seq UInt64,
+  body_index UInt32,
+  record_index UInt32,
+  ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+  INDEX idx_transaction transaction_id TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toDate(time)
+ORDER BY (gateway, toStartOfHour(time), cause, time)
+TTL toDateTime(ingested_at) + INTERVAL ${r.requestsDays} DAY
+SETTINGS ${dedup}`,
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.firewallEvents}
+(
+  time DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  gateway LowCardinality(String),
+  action LowCardinality(String),
+  raw_action LowCardinality(String),
+  rule_id LowCardinality(String),
+  rule_group LowCardinality(String),
+  rule_set_type LowCardinality(String),
+  rule_set_version LowCardinality(String),
+  message String CODEC(ZSTD(3)),
+  details_message String CODEC(ZSTD(3)),
+  details_data String CODEC(ZSTD(3)),
+  details_file LowCardinality(String),
+  details_line String,
+  hostname LowCardinality(String),
+  request_uri String CODEC(ZSTD(3)),
+  client_ip String,
+  transaction_id String,
+  policy_id LowCardinality(String),
+  policy_scope LowCardinality(String),
+  policy_scope_name LowCardinality(String),
+  instance_id LowCardinality(String),
+  source LowCardinality(String),
+  partition LowCardinality(String),
+  batch_seq UInt64,
+  body_index UInt32,
+  record_index UInt32,
+  ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+  INDEX idx_transaction transaction_id TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toDate(time)
+ORDER BY (gateway, toStartOfHour(time), action, time)
+TTL toDateTime(ingested_at) + INTERVAL ${r.firewallDays} DAY
+SETTINGS ${dedup}`,
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.deadLetters}
+(
+  received_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  reason LowCardinality(String),
+  detail String,
+  raw String CODEC(ZSTD(3)),
+  raw_bytes UInt32,
+  source LowCardinality(String),
+  partition LowCardinality(String),
+  batch_seq UInt64,
+  body_index UInt32,
+  record_index Int32
+)
+ENGINE = MergeTree
+PARTITION BY toDate(received_at)
+ORDER BY (reason, received_at)
+TTL toDateTime(received_at) + INTERVAL ${r.deadLetterDays} DAY
+SETTINGS ${dedup}`,
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.requests1m}
+(
+  minute DateTime('UTC'),
+  gateway LowCardinality(String),
+  listener LowCardinality(String),
+  backend_pool LowCardinality(String),
+  cause LowCardinality(String),
+  origin LowCardinality(String),
+  status UInt16,
+  requests SimpleAggregateFunction(sum, UInt64),
+  received_bytes SimpleAggregateFunction(sum, UInt64),
+  sent_bytes SimpleAggregateFunction(sum, UInt64),
+  time_taken AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
+  backend_latency AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
+  last_ingested_at SimpleAggregateFunction(max, DateTime('UTC'))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (gateway, minute, cause, status, listener, backend_pool, origin)
+TTL last_ingested_at + INTERVAL ${r.rollupDays} DAY
+SETTINGS ${dedup}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${Tables.requests1m}_mv TO ${db}.${Tables.requests1m} AS
+SELECT
+  toStartOfMinute(time) AS minute,
+  gateway, listener, backend_pool, cause, origin, status,
+  count() AS requests,
+  sum(received_bytes) AS received_bytes,
+  sum(sent_bytes) AS sent_bytes,
+  quantilesStateIf(0.5, 0.9, 0.99)(assumeNotNull(time_taken), time_taken IS NOT NULL) AS time_taken,
+  quantilesStateIf(0.5, 0.9, 0.99)(assumeNotNull(backend_latency), backend_latency IS NOT NULL) AS backend_latency,
+  max(toDateTime(ingested_at)) AS last_ingested_at
+FROM ${db}.${Tables.requests}
+GROUP BY minute, gateway, listener, backend_pool, cause, origin, status`,
+    ],
+  },
+];
+
+/** Highest schema version this build knows. */
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,232 @@
+/**
+ * The ClickHouse store: one `@clickhouse/client` for both modes. Embedded mode plugs chdb in as the
+ * client's connection (in-process engine, one per process, data directory locked); server mode uses
+ * the client's HTTP transport. Everything above this file is the same code path.
+ */
+import { mkdirSync } from "node:fs";
+import { Readable } from "node:stream";
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from "@clickhouse/client";
+import pRetry, { AbortError } from "p-retry";
+import { GatewatchError } from "@gatewatch/pipeline";
+import { classifyStoreError } from "./errors.js";
+import {
+  LATEST_VERSION,
+  MIGRATIONS,
+  Tables,
+  defaultRetention,
+  type InsertTable,
+  type Retention,
+} from "./schema.js";
+import { assertReadOnlySql } from "./read-only.js";
+import { describeStore, type StoreTarget } from "./store-url.js";
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
+
+/** Options of {@link ClickHouseStore.open}. */
+export interface StoreOptions {
+  /** Retention of each table. @default {@link defaultRetention} */
+  readonly retention?: Retention;
+  /**
+   * Timeout of one request to a ClickHouse server, milliseconds.
+   * @default 30000
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Retries of the first ping when the server is unreachable or busy (backoff 200 ms doubling, capped at 2 s).
+   * @default 4
+   */
+  readonly connectRetries?: number;
+}
+
+/** Result of {@link ClickHouseStore.migrate}. */
+export interface MigrationReport {
+  readonly applied: { version: number; name: string }[];
+  readonly version: number;
+}
+
+// Settings every insert relies on, set explicitly because engine defaults differ between versions
+// (chdb 26.x defaults to async inserts) and because the embedded connection applies settings with
+// SET, which persists in the session: each insert sets all of them, including its own token.
+const INSERT_SETTINGS: ClickHouseSettings = {
+  async_insert: 0,
+  deduplicate_blocks_in_dependent_materialized_views: 1,
+  input_format_skip_unknown_fields: 0,
+  date_time_input_format: "best_effort",
+};
+
+/** An open store. Not safe to share across processes in embedded mode (chdb locks its directory). */
+export class ClickHouseStore {
+  readonly #client: ClickHouseClient;
+  readonly target: StoreTarget;
+  readonly database: string;
+  readonly #retention: Retention;
+
+  private constructor(client: ClickHouseClient, target: StoreTarget, retention: Retention) {
+    this.#client = client;
+    this.target = target;
+    this.database = target.database;
+    this.#retention = retention;
+  }
+
+  /** Opens the store (does not create the schema: see {@link migrate}). */
+  static async open(target: StoreTarget, options: StoreOptions = {}): Promise<ClickHouseStore> {
+    const retention = options.retention ?? defaultRetention;
+    let client: ClickHouseClient;
+    if (target.kind === "embedded") {
+      mkdirSync(target.dir, { recursive: true });
+      const { createChdbConnection } = await import("chdb/connection");
+      try {
+        // chdb types its connection against @clickhouse/client-common, which the client now bundles
+        // under another path; the runtime contract is the same (chdb/connection README).
+        const connection = createChdbConnection({ path: target.dir }) as unknown as ClientConnection;
+        client = createClient({ connection });
+      } catch (err) {
+        throw classifyStoreError(err, `opening embedded store ${target.dir}`);
+      }
+    } else {
+      client = createClient({
+        url: target.url,
+        username: target.username,
+        password: target.password,
+        request_timeout: options.requestTimeoutMs ?? 30_000,
+        compression: { request: true, response: true },
+        // Failures surface as classified errors that gatewatch logs itself, with context.
+        log: { level: ClickHouseLogLevel.OFF },
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+    }
+    const store = new ClickHouseStore(client, target, retention);
+    try {
+      // A server that is restarting or busy gets a few seconds; anything else fails at once.
+      await pRetry(
+        () =>
+          store.ping().catch((err: unknown) => {
+            throw err instanceof GatewatchError && !err.retriable ? new AbortError(err) : err;
+          }),
+        { retries: options.connectRetries ?? 4, minTimeout: 200, maxTimeout: 2000, randomize: true },
+      );
+    } catch (err) {
+      await client.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  /** Log-safe description of the target. */
+  describe(): string {
+    return describeStore(this.target);
+  }
+
+  /** Throws `store_unavailable` (retriable) when the store does not answer. */
+  async ping(): Promise<void> {
+    try {
+      const res = await this.#client.ping();
+      if (!res.success) throw res.error;
+    } catch (err) {
+      throw classifyStoreError(err, `pinging ${this.describe()}`);
+    }
+  }
+
+  /** Applies missing migrations in order. Refuses a schema newer than this build. */
+  async migrate(): Promise<MigrationReport> {
+    const db = this.database;
+    await this.#command(`CREATE DATABASE IF NOT EXISTS ${db}`);
+    await this.#command(
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.migrations} (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
+    );
+    const current = await this.schemaVersion();
+    if (current > LATEST_VERSION) {
+      throw new GatewatchError(
+        "schema_too_new",
+        `the store ${this.describe()} has schema version ${current}, newer than this gatewatch knows (${LATEST_VERSION}); upgrade gatewatch`,
+      );
+    }
+    const applied: { version: number; name: string }[] = [];
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      for (const sql of m.statements(db, this.#retention)) await this.#command(sql);
+      await this.#insertRows(`${db}.${Tables.migrations}`, [{ version: m.version, name: m.name }]);
+      applied.push({ version: m.version, name: m.name });
+    }
+    return { applied, version: Math.max(current, LATEST_VERSION) };
+  }
+
+  /** Highest applied migration, 0 when none. */
+  async schemaVersion(): Promise<number> {
+    const rows = await this.#select<{ v: number }>(
+      `SELECT toUInt32(max(version)) AS v FROM ${this.database}.${Tables.migrations}`,
+    );
+    return Number(rows[0]?.v ?? 0);
+  }
+
+  /**
+   * Inserts pre-encoded JSONEachRow rows synchronously. A repeated call with the same `token` writes
+   * nothing (within the deduplication window). Throws a classified {@link GatewatchError}.
+   */
+  async insertEncoded(table: InsertTable, ndjson: Uint8Array, token: string): Promise<void> {
+    try {
+      const res = await this.#client.exec({
+        query: `INSERT INTO ${this.database}.${table} FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.byteLength)]),
+        clickhouse_settings: { ...INSERT_SETTINGS, insert_deduplication_token: token },
+      });
+      res.stream.resume();
+    } catch (err) {
+      throw classifyStoreError(err, `inserting into ${table}`);
+    }
+  }
+
+  /**
+   * Runs one read-only statement and returns its rows. Anything but a single SELECT/WITH/SHOW/
+   * DESCRIBE/EXPLAIN/EXISTS statement is refused with `query_not_read_only`.
+   */
+  async queryReadOnly(sql: string, params?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    const statement = assertReadOnlySql(sql);
+    return this.#select(statement, params);
+  }
+
+  /** Closes the client (and the embedded engine's session). */
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+
+  async #select<T>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+    try {
+      const rs = await this.#client.query({
+        query,
+        format: "JSONEachRow",
+        ...(params ? { query_params: params } : {}),
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+      return await rs.json<T>();
+    } catch (err) {
+      throw classifyStoreError(err, "querying");
+    }
+  }
+
+  async #command(query: string): Promise<void> {
+    try {
+      await this.#client.command({ query });
+    } catch (err) {
+      throw classifyStoreError(err, "applying the schema");
+    }
+  }
+
+  async #insertRows(table: string, rows: object[]): Promise<void> {
+    try {
+      await this.#client.insert({
+        table,
+        values: rows,
+        format: "JSONEachRow",
+        clickhouse_settings: { async_insert: 0, insert_deduplication_token: "" },
+      });
+    } catch (err) {
+      throw classifyStoreError(err, `inserting into ${table}`);
+    }
+  }
+}
