@@ -1,0 +1,189 @@
+/**
+ * gatewatch's metrics: definitions, label caps and the one place deltas from workers are applied.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { MetricDeltas } from "@gatewatch/classify-pool";
+import { LabelCap } from "./label-cap.js";
+import { MetricNames } from "./names.js";
+import { PreaggregatedHistogram } from "./preaggregated-histogram.js";
+
+/** Options of {@link GatewatchMetrics}. */
+export interface MetricsOptions {
+  /**
+   * Distinct values kept per gateway, listener and backend-pool label; the rest become `other`.
+   * @default 50
+   */
+  readonly labelCap?: number;
+  /** Upper bounds of the request-duration and backend-latency histograms, seconds. */
+  readonly durationBuckets: readonly number[];
+  /**
+   * Also export Node.js process metrics (CPU, memory, event loop) with the `gatewatch_` prefix.
+   * @default true
+   */
+  readonly processMetrics?: boolean;
+}
+
+export class GatewatchMetrics {
+  readonly registry = new Registry();
+  readonly #gateway: LabelCap;
+  readonly #listener: LabelCap;
+  readonly #backendPool: LabelCap;
+  readonly #overflow: Counter<"label">;
+  readonly #requests: Counter<"gateway" | "cause" | "origin" | "status_class">;
+  readonly #firewall: Counter<"gateway" | "action">;
+  readonly #records: Counter<"kind" | "outcome">;
+  readonly #deadLetters: Counter<"reason">;
+  readonly #duration: PreaggregatedHistogram;
+  readonly #backendLatency: PreaggregatedHistogram;
+  readonly #batchDuration: Histogram;
+  readonly #insertDuration: Histogram<"table">;
+  readonly #rowsWritten: Counter<"table">;
+  readonly #insertRetries: Counter<"table">;
+  readonly #inFlight: Gauge;
+  readonly #poolQueue: Gauge;
+
+  constructor(options: MetricsOptions) {
+    const cap = options.labelCap ?? 50;
+    const registers = [this.registry];
+    this.#overflow = new Counter({
+      name: MetricNames.labelOverflow,
+      help: "Label values replaced by 'other' because the label reached its cap of distinct values.",
+      labelNames: ["label"],
+      registers,
+    });
+    const overflow = (label: string, n: number) => this.#overflow.inc({ label }, n);
+    this.#gateway = new LabelCap("gateway", cap, overflow);
+    this.#listener = new LabelCap("listener", cap, overflow);
+    this.#backendPool = new LabelCap("backend_pool", cap, overflow);
+    this.#requests = new Counter({
+      name: MetricNames.requests,
+      help: "Requests and L4 sessions by gateway and classified cause.",
+      labelNames: ["gateway", "cause", "origin", "status_class"],
+      registers,
+    });
+    this.#firewall = new Counter({
+      name: MetricNames.firewallActions,
+      help: "WAF rule evaluations by normalised action.",
+      labelNames: ["gateway", "action"],
+      registers,
+    });
+    this.#records = new Counter({
+      name: MetricNames.records,
+      help: "Records decoded, by kind and outcome (stored, dead_lettered, skipped).",
+      labelNames: ["kind", "outcome"],
+      registers,
+    });
+    this.#deadLetters = new Counter({
+      name: MetricNames.deadLetters,
+      help: "Bodies or records sent to the dead-letter table, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.#duration = new PreaggregatedHistogram(
+      MetricNames.requestDuration,
+      "Gateway request duration (timeTaken), seconds; internal traffic excluded.",
+      ["gateway", "listener"],
+      options.durationBuckets,
+      this.registry,
+    );
+    this.#backendLatency = new PreaggregatedHistogram(
+      MetricNames.backendLatency,
+      "Backend response latency (serverResponseLatency), seconds.",
+      ["gateway", "backend_pool"],
+      options.durationBuckets,
+      this.registry,
+    );
+    this.#batchDuration = new Histogram({
+      name: MetricNames.batchDuration,
+      help: "Time to classify one batch on the worker pool, seconds.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.#insertDuration = new Histogram({
+      name: MetricNames.insertDuration,
+      help: "Time to insert one batch into a table, including retries, seconds.",
+      labelNames: ["table"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#rowsWritten = new Counter({
+      name: MetricNames.rowsWritten,
+      help: "Rows acknowledged by ClickHouse.",
+      labelNames: ["table"],
+      registers,
+    });
+    this.#insertRetries = new Counter({
+      name: MetricNames.insertRetries,
+      help: "Insert attempts that failed with a retriable error and were retried.",
+      labelNames: ["table"],
+      registers,
+    });
+    this.#inFlight = new Gauge({
+      name: MetricNames.batchesInFlight,
+      help: "Batches admitted and not yet stored.",
+      registers,
+    });
+    this.#poolQueue = new Gauge({
+      name: MetricNames.poolQueueDepth,
+      help: "Batches waiting for a classifier worker.",
+      registers,
+    });
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: "gatewatch_" });
+  }
+
+  /** Applies one batch's deltas. Work is proportional to distinct label sets, not records. */
+  applyDeltas(d: MetricDeltas): void {
+    for (const [gateway, cause, origin, statusClass, n] of d.requests) {
+      this.#requests.inc(
+        { gateway: this.#gateway.apply(gateway, n), cause, origin, status_class: statusClass },
+        n,
+      );
+    }
+    for (const h of d.duration) {
+      const [gateway = "", listener = ""] = h.labels;
+      this.#duration.add(
+        [this.#gateway.apply(gateway, h.count), this.#listener.apply(listener, h.count)],
+        h.buckets,
+        h.sum,
+        h.count,
+      );
+    }
+    for (const h of d.backendLatency) {
+      const [gateway = "", pool = ""] = h.labels;
+      this.#backendLatency.add(
+        [this.#gateway.apply(gateway, h.count), this.#backendPool.apply(pool, h.count)],
+        h.buckets,
+        h.sum,
+        h.count,
+      );
+    }
+    for (const [gateway, action, n] of d.firewall)
+      this.#firewall.inc({ gateway: this.#gateway.apply(gateway, n), action }, n);
+    for (const [kind, outcome, n] of d.records) this.#records.inc({ kind, outcome }, n);
+    for (const [reason, n] of d.deadLetters) this.#deadLetters.inc({ reason }, n);
+  }
+
+  observeBatch(seconds: number): void {
+    this.#batchDuration.observe(seconds);
+  }
+
+  observeInsert(table: string, rows: number, seconds: number): void {
+    this.#insertDuration.observe({ table }, seconds);
+    this.#rowsWritten.inc({ table }, rows);
+  }
+
+  countRetry(table: string): void {
+    this.#insertRetries.inc({ table });
+  }
+
+  setQueues(inFlight: number, poolQueue: number): void {
+    this.#inFlight.set(inFlight);
+    this.#poolQueue.set(poolQueue);
+  }
+
+  /** Prometheus text exposition. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
