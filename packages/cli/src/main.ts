@@ -1,0 +1,211 @@
+/**
+ * The `gatewatch` command. Parsing is commander's; every setting flag is generated from the
+ * configuration table so flags, environment variables and the README cannot drift apart.
+ */
+import { Command, Option } from "commander";
+import {
+  SETTINGS,
+  createLogger,
+  findStoreHolder,
+  loadConfig,
+  openMigratedStore,
+  openStore,
+  replay,
+  runService,
+  type Config,
+  type Flags,
+} from "@gatewatch/ingestor";
+import { isGatewatchError } from "@gatewatch/pipeline";
+import { classifyCommand } from "./classify-command.js";
+import { ReplayProgressView, formatReplaySummary } from "./progress.js";
+
+type SettingKey = keyof typeof SETTINGS;
+
+const STORE_KEYS: SettingKey[] = [
+  "store",
+  "logLevel",
+  "retentionRequestsDays",
+  "retentionFirewallDays",
+  "retentionRollupDays",
+  "retentionDeadLetterDays",
+];
+const PIPELINE_KEYS: SettingKey[] = [
+  ...STORE_KEYS,
+  "threads",
+  "maxInFlight",
+  "batchMaxBodies",
+  "batchMaxBytes",
+  "maxBodyBytes",
+  "deadLetterRawChars",
+  "backendTimeoutSeconds",
+  "shutdownTimeoutSeconds",
+  "insertMaxDelayMs",
+];
+
+function addSettings(cmd: Command, keys: SettingKey[]): Command {
+  for (const key of keys) {
+    const s = SETTINGS[key];
+    cmd.addOption(new Option(`${s.flag} <value>`, `${s.doc} [env ${s.env}]`));
+  }
+  return cmd;
+}
+
+function config(opts: Record<string, unknown>): Config {
+  const flags: Flags = {};
+  for (const key of Object.keys(SETTINGS) as SettingKey[])
+    if (opts[key] !== undefined) flags[key] = opts[key];
+  return loadConfig(process.env, flags);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("gatewatch")
+    .description(
+      "Classify Azure Application Gateway status codes by cause; store in ClickHouse; export Prometheus metrics.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  addSettings(
+    program
+      .command("run")
+      .description(
+        "Run the service: source → classifier pool → ClickHouse, with /metrics, /healthz and /readyz.",
+      ),
+    [
+      ...PIPELINE_KEYS,
+      "source",
+      "listenHost",
+      "listenPort",
+      "batchMaxWaitMs",
+      "labelCap",
+      "summaryIntervalSeconds",
+      "demoRate",
+      "demoSeed",
+      "demoIncidentPeriodSeconds",
+      "demoIncidentDurationSeconds",
+    ],
+  ).action(async (opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    process.exitCode = await runService(cfg, createLogger(cfg.logLevel));
+  });
+
+  program
+    .command("classify")
+    .description(
+      "Classify records line by line (spec §6): one JSON line per record on stdout, a summary on stderr.",
+    )
+    .argument("[file]", "NDJSON file of Event Hubs bodies or bare records; - or absent for stdin")
+    .addOption(
+      new Option(`${SETTINGS.backendTimeoutSeconds.flag} <value>`, SETTINGS.backendTimeoutSeconds.doc),
+    )
+    .action(async (file: string | undefined, opts: Record<string, unknown>) => {
+      const cfg = config(opts);
+      process.exitCode = await classifyCommand(file, { backendTimeoutSeconds: cfg.backendTimeoutSeconds });
+    });
+
+  addSettings(
+    program
+      .command("replay")
+      .description(
+        "Ingest NDJSON or JSON files (.gz too; - for stdin) into the store; replaying a file again stores nothing twice.",
+      )
+      .argument("<files...>", "files to replay, in order; - for stdin")
+      .addOption(
+        new Option("--format <format>", "input format").choices(["auto", "ndjson", "json"]).default("auto"),
+      )
+      .option("--no-progress", "no progress bar"),
+    PIPELINE_KEYS,
+  ).action(async (files: string[], opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    const view = opts.progress === false ? undefined : new ReplayProgressView(process.stderr);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const summary = await replay(cfg, createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, 2), {
+        paths: files,
+        format: opts.format as "auto" | "ndjson" | "json",
+        signal: stop.signal,
+        ...(view ? { onProgress: (p) => view.update(p) } : {}),
+      });
+      view?.stop();
+      process.stderr.write(formatReplaySummary(summary));
+      process.exitCode = summary.interrupted ? 130 : 0;
+    } finally {
+      view?.stop();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  });
+
+  addSettings(
+    program
+      .command("query")
+      .description("Run one read-only SQL statement against the store and print the rows as JSON lines.")
+      .argument("<sql>", "SELECT, WITH, SHOW, DESCRIBE, EXPLAIN or EXISTS statement")
+      .option(
+        "--api <url>",
+        "send the query to a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
+      ),
+    STORE_KEYS,
+  ).action(async (sql: string, opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    let rows: Record<string, unknown>[];
+    const holder = typeof opts.api === "string" ? { api: opts.api } : findStoreHolder(cfg.storeTarget);
+    if (holder) {
+      rows = await queryApi(holder.api, sql);
+    } else {
+      const store = await openStore(cfg);
+      try {
+        rows = await store.queryReadOnly(sql);
+      } finally {
+        await store.close();
+      }
+    }
+    for (const row of rows) process.stdout.write(JSON.stringify(row) + "\n");
+  });
+
+  addSettings(
+    program
+      .command("migrate")
+      .description("Create or upgrade the schema (run and replay also do this at start)."),
+    STORE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    const log = createLogger(cfg.logLevel, 2);
+    const store = await openMigratedStore(cfg, log);
+    const version = await store.schemaVersion();
+    await store.close();
+    process.stdout.write(JSON.stringify({ store: store.describe(), version }) + "\n");
+  });
+
+  return program;
+}
+
+async function queryApi(api: string, sql: string): Promise<Record<string, unknown>[]> {
+  const res = await fetch(new URL("/api/query", api), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sql }),
+  });
+  const body = (await res.json()) as { rows?: Record<string, unknown>[]; error?: string };
+  if (!res.ok || !body.rows) throw new Error(`query via ${api} failed: ${body.error ?? res.status}`);
+  return body.rows;
+}
+
+/** Entry point: parses argv, runs the command, maps errors to exit codes (2 usage/config, 1 runtime). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (isGatewatchError(err)) {
+      process.stderr.write(`gatewatch: ${err.message}\n`);
+      process.exitCode = err.code === "config_invalid" ? 2 : 1;
+    } else {
+      process.stderr.write(`gatewatch: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

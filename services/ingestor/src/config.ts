@@ -1,0 +1,301 @@
+/**
+ * Configuration: the only reader of the environment. Every setting has an environment variable
+ * (`GATEWATCH_UPPER_SNAKE`) and a command-line flag; flags win over the environment, which wins
+ * over defaults. `loadConfig` checks everything and fails once with every problem, each naming the
+ * variable or flag, the value and what was expected.
+ */
+import { availableParallelism } from "node:os";
+import { z } from "zod";
+import { GatewatchError } from "@gatewatch/pipeline";
+import { parseStoreUrl, type StoreTarget } from "@gatewatch/store-clickhouse";
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const positiveNumber = z.coerce.number().positive().finite();
+const port = z.coerce.number().int().min(0).max(65535);
+
+interface Setting<T> {
+  readonly env: string;
+  readonly flag: string;
+  readonly schema: z.ZodType<T>;
+  readonly expect: string;
+  readonly default: T | (() => T);
+  readonly doc: string;
+}
+
+function setting<T>(
+  env: string,
+  flag: string,
+  schema: z.ZodType<T>,
+  expect: string,
+  dflt: T | (() => T),
+  doc: string,
+): Setting<T> {
+  return { env: `GATEWATCH_${env}`, flag: `--${flag}`, schema, expect, default: dflt, doc };
+}
+
+/** Every setting: its variable, flag, type, default and meaning. The README table is this list. */
+export const SETTINGS = {
+  store: setting(
+    "STORE",
+    "store",
+    z.string().min(1),
+    "embedded:<dir> or http(s)://user:password@host:port/database",
+    "embedded:./data/clickhouse",
+    "Where rows are stored: an embedded ClickHouse directory or a ClickHouse server URL.",
+  ),
+  source: setting(
+    "SOURCE",
+    "source",
+    z.enum(["demo"]),
+    "demo",
+    "demo",
+    "Input of `gatewatch run` (Event Hubs and Kafka arrive with their issues).",
+  ),
+  listenHost: setting(
+    "LISTEN_HOST",
+    "listen-host",
+    z.string().min(1),
+    "a host name or IP address",
+    "127.0.0.1",
+    "Address of the HTTP server (/metrics, /healthz, /readyz, /api).",
+  ),
+  listenPort: setting(
+    "LISTEN_PORT",
+    "listen-port",
+    port,
+    "a port number 0..65535",
+    9464,
+    "Port of the HTTP server; 0 picks a free port.",
+  ),
+  logLevel: setting(
+    "LOG_LEVEL",
+    "log-level",
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    "one of fatal, error, warn, info, debug, trace, silent",
+    "info",
+    "Log level (structured JSON lines on stdout).",
+  ),
+  threads: setting(
+    "THREADS",
+    "threads",
+    positiveInt,
+    "a positive integer",
+    () => availableParallelism(),
+    "Classifier worker threads (default: one per core).",
+  ),
+  maxInFlight: setting(
+    "MAX_IN_FLIGHT",
+    "max-in-flight",
+    positiveInt,
+    "a positive integer",
+    () => availableParallelism() * 2 + 2,
+    "Batches admitted and not yet stored; sources wait beyond this.",
+  ),
+  batchMaxBodies: setting(
+    "BATCH_MAX_BODIES",
+    "batch-max-bodies",
+    positiveInt,
+    "a positive integer",
+    500,
+    "Bodies per batch (one insert per table per batch).",
+  ),
+  batchMaxBytes: setting(
+    "BATCH_MAX_BYTES",
+    "batch-max-bytes",
+    positiveInt,
+    "a positive integer",
+    4 * 1024 * 1024,
+    "Bytes of bodies per batch.",
+  ),
+  batchMaxWaitMs: setting(
+    "BATCH_MAX_WAIT_MS",
+    "batch-max-wait-ms",
+    positiveInt,
+    "a positive integer",
+    1000,
+    "Longest a partial batch of a live source waits, milliseconds.",
+  ),
+  maxBodyBytes: setting(
+    "MAX_BODY_BYTES",
+    "max-body-bytes",
+    positiveInt,
+    "a positive integer",
+    4 * 1024 * 1024,
+    "Bodies larger than this are dead-lettered unparsed.",
+  ),
+  deadLetterRawChars: setting(
+    "DEAD_LETTER_RAW_CHARS",
+    "dead-letter-raw-chars",
+    positiveInt,
+    "a positive integer",
+    4096,
+    "Characters of the raw body or record kept in a dead letter.",
+  ),
+  backendTimeoutSeconds: setting(
+    "BACKEND_TIMEOUT_SECONDS",
+    "backend-timeout-seconds",
+    positiveNumber,
+    "a positive number",
+    20,
+    "Backend request timeout of your gateways (v1 502 → backend_timeout rule).",
+  ),
+  labelCap: setting(
+    "METRICS_LABEL_CAP",
+    "metrics-label-cap",
+    positiveInt,
+    "a positive integer",
+    50,
+    "Distinct gateway, listener and backend-pool label values per metric label; the rest become 'other'.",
+  ),
+  summaryIntervalSeconds: setting(
+    "SUMMARY_INTERVAL_SECONDS",
+    "summary-interval-seconds",
+    nonNegativeInt,
+    "a non-negative integer",
+    30,
+    "Seconds between throughput summary log lines; 0 turns them off.",
+  ),
+  shutdownTimeoutSeconds: setting(
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    "shutdown-timeout-seconds",
+    positiveNumber,
+    "a positive number",
+    30,
+    "Longest a graceful shutdown may take before in-flight work is abandoned (not acknowledged).",
+  ),
+  insertMaxDelayMs: setting(
+    "INSERT_MAX_DELAY_MS",
+    "insert-max-delay-ms",
+    positiveInt,
+    "a positive integer",
+    30_000,
+    "Longest pause between retries of a failed insert, milliseconds.",
+  ),
+  retentionRequestsDays: setting(
+    "RETENTION_REQUESTS_DAYS",
+    "retention-requests-days",
+    positiveInt,
+    "a positive integer",
+    30,
+    "Days raw requests are kept after being stored.",
+  ),
+  retentionFirewallDays: setting(
+    "RETENTION_FIREWALL_DAYS",
+    "retention-firewall-days",
+    positiveInt,
+    "a positive integer",
+    30,
+    "Days firewall events are kept after being stored.",
+  ),
+  retentionRollupDays: setting(
+    "RETENTION_ROLLUP_DAYS",
+    "retention-rollup-days",
+    positiveInt,
+    "a positive integer",
+    90,
+    "Days per-minute rollups are kept.",
+  ),
+  retentionDeadLetterDays: setting(
+    "RETENTION_DEAD_LETTER_DAYS",
+    "retention-dead-letter-days",
+    positiveInt,
+    "a positive integer",
+    14,
+    "Days dead letters are kept.",
+  ),
+  demoRate: setting(
+    "DEMO_RATE",
+    "demo-rate",
+    positiveNumber,
+    "a positive number",
+    200,
+    "Demo source: records per second.",
+  ),
+  demoSeed: setting(
+    "DEMO_SEED",
+    "demo-seed",
+    nonNegativeInt,
+    "a non-negative integer",
+    1,
+    "Demo source: random seed.",
+  ),
+  demoIncidentPeriodSeconds: setting(
+    "DEMO_INCIDENT_PERIOD_SECONDS",
+    "demo-incident-period-seconds",
+    positiveNumber,
+    "a positive number",
+    300,
+    "Demo source: seconds between incident starts (incidents cycle).",
+  ),
+  demoIncidentDurationSeconds: setting(
+    "DEMO_INCIDENT_DURATION_SECONDS",
+    "demo-incident-duration-seconds",
+    positiveNumber,
+    "a positive number",
+    60,
+    "Demo source: how long each incident lasts, seconds.",
+  ),
+} as const;
+
+type Settings = typeof SETTINGS;
+type Values = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+/** Validated configuration. */
+export type Config = Values & { readonly storeTarget: StoreTarget };
+
+/** Values given on the command line, by config key (commander's camelCase option names). */
+export type Flags = Partial<Record<keyof Settings, unknown>>;
+
+/**
+ * Builds the configuration from the environment and flags. Throws one `config_invalid` error that
+ * lists every problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): Config {
+  const problems: string[] = [];
+  const known = new Set(Object.values(SETTINGS).map((s) => s.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("GATEWATCH_") && !known.has(name))
+      problems.push(`${name} is not a gatewatch setting`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Settings, Setting<unknown>][]) {
+    const fromFlag = flags[key];
+    const fromEnv = env[s.env];
+    const [raw, origin] =
+      fromFlag !== undefined
+        ? [fromFlag, s.flag]
+        : fromEnv !== undefined
+          ? [fromEnv, s.env]
+          : [undefined, undefined];
+    if (raw === undefined) {
+      out[key] = typeof s.default === "function" ? (s.default as () => unknown)() : s.default;
+      continue;
+    }
+    const text = typeof raw === "string" ? raw.trim() : raw;
+    const parsed = text === "" ? { success: false as const } : s.schema.safeParse(text);
+    if (parsed.success) out[key] = parsed.data;
+    else
+      problems.push(
+        `${origin} must be ${s.expect}, got ${JSON.stringify(typeof raw === "string" ? raw : JSON.stringify(raw))}`,
+      );
+  }
+  let storeTarget: StoreTarget | undefined;
+  if (typeof out.store === "string") {
+    try {
+      storeTarget = parseStoreUrl(out.store);
+    } catch (err) {
+      const origin =
+        flags.store !== undefined
+          ? SETTINGS.store.flag
+          : env[SETTINGS.store.env] !== undefined
+            ? SETTINGS.store.env
+            : "store";
+      problems.push(`${origin}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0 || !storeTarget) {
+    throw new GatewatchError("config_invalid", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  return { ...(out as Values), storeTarget };
+}

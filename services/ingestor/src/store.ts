@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
+import { ClickHouseStore, type StoreTarget } from "@gatewatch/store-clickhouse";
+import type { Config } from "./config.js";
+
+/** The running service that holds an embedded store, as recorded in its service file. */
+export interface StoreHolder {
+  readonly pid: number;
+  readonly api: string;
+}
+
+/** Reads the service file of an embedded store; undefined when no live service holds it. */
+export function findStoreHolder(target: StoreTarget): StoreHolder | undefined {
+  if (target.kind !== "embedded") return undefined;
+  const file = join(target.dir, "gatewatch-service.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const holder = JSON.parse(readFileSync(file, "utf8")) as StoreHolder;
+    process.kill(holder.pid, 0);
+    return holder;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens the store. When another process holds an embedded store, the error says which one and what
+ * to do instead.
+ */
+export async function openStore(config: Config): Promise<ClickHouseStore> {
+  try {
+    return await ClickHouseStore.open(config.storeTarget, {
+      retention: {
+        requestsDays: config.retentionRequestsDays,
+        firewallDays: config.retentionFirewallDays,
+        rollupDays: config.retentionRollupDays,
+        deadLetterDays: config.retentionDeadLetterDays,
+      },
+    });
+  } catch (err) {
+    if (isGatewatchError(err, "store_locked")) {
+      const holder = findStoreHolder(config.storeTarget);
+      const held = holder
+        ? `is held by gatewatch (pid ${holder.pid}, API ${holder.api})`
+        : "could not be opened: another process probably holds it, or the directory is not writable";
+      throw new GatewatchError(
+        "store_locked",
+        `the embedded store ${config.store} ${held}; the embedded engine allows one process per directory. ` +
+          `Stop that process, use another --store directory, or query the running service (gatewatch query forwards to it).`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Opens the store and applies missing migrations. */
+export async function openMigratedStore(config: Config, log: Logger): Promise<ClickHouseStore> {
+  const store = await openStore(config);
+  try {
+    const report = await store.migrate();
+    if (report.applied.length > 0)
+      log.info({ applied: report.applied, version: report.version }, "schema migrated");
+    return store;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { SETTINGS, loadConfig } from "../src/index.js";
+
+describe("loadConfig", () => {
+  it("uses the defaults of the embedded quick start", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      store: "embedded:./data/clickhouse",
+      source: "demo",
+      listenHost: "127.0.0.1",
+      listenPort: 9464,
+      labelCap: 50,
+      maxBodyBytes: 4 * 1024 * 1024,
+    });
+    expect(c.storeTarget).toEqual({ kind: "embedded", dir: "./data/clickhouse", database: "gatewatch" });
+    expect(c.threads).toBeGreaterThan(0);
+  });
+
+  it("reads GATEWATCH_* variables and lets flags win", () => {
+    const c = loadConfig(
+      { GATEWATCH_BATCH_MAX_BODIES: "64", GATEWATCH_LISTEN_PORT: "1234" },
+      { listenPort: "4321" },
+    );
+    expect(c.batchMaxBodies).toBe(64);
+    expect(c.listenPort).toBe(4321);
+  });
+
+  it("collects every problem into one config_invalid error naming key, value and expectation", () => {
+    let error: { code?: string; message?: string } = {};
+    try {
+      loadConfig(
+        { GATEWATCH_BATCH_MAX_BODIES: "abc", GATEWATCH_STORE: "mysql://x", GATEWATCH_TYPO: "1" },
+        { threads: "0", logLevel: "loud" },
+      );
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error.code).toBe("config_invalid");
+    expect(error.message).toContain('GATEWATCH_BATCH_MAX_BODIES must be a positive integer, got "abc"');
+    expect(error.message).toContain('--threads must be a positive integer, got "0"');
+    expect(error.message).toContain("--log-level must be one of");
+    expect(error.message).toContain("GATEWATCH_STORE: store must be");
+    expect(error.message).toContain("GATEWATCH_TYPO is not a gatewatch setting");
+  });
+
+  it("refuses empty values instead of falling back to a default", () => {
+    expect(() => loadConfig({ GATEWATCH_THREADS: " " })).toThrow(
+      /GATEWATCH_THREADS must be a positive integer, got " "/,
+    );
+  });
+
+  it("is documented: the README table lists every variable and flag", () => {
+    const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+    for (const s of Object.values(SETTINGS)) {
+      expect(readme).toContain(`| \`${s.env}\` | \`${s.flag}\` |`);
+    }
+  });
+});
