@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyLine } from "@gatewatch/classify";
 import { createDemoGenerator } from "@gatewatch/source-demo";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
-import { BIN, cleanEnv, runCli } from "../helpers/cli.js";
+import { BIN, cleanEnv, runCli, startCli } from "../helpers/cli.js";
 
 let server: ClickHouseHttpFixture;
 let store = "";
@@ -137,5 +137,32 @@ describe("replay under ClickHouse faults", () => {
     const r = await runCli(["migrate", "--store", store.replace("gw:pw@", "gw:wrong@")]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/516|Authentication failed/);
+  });
+
+  it("shuts down within the bound while ClickHouse keeps failing, and says what it abandoned", async () => {
+    const svc = startCli([
+      "run",
+      "--store",
+      store,
+      "--listen-port",
+      "0",
+      "--demo-rate",
+      "400",
+      "--shutdown-timeout-seconds",
+      "2",
+      "--insert-max-delay-ms",
+      "300",
+    ]);
+    await svc.waitForLog("gatewatch running");
+    await server.fault("error", 1_000_000);
+    await svc.waitForLog("insert failed, retrying");
+    svc.child.kill("SIGTERM");
+    const code = await svc.exited;
+    await server.fault("none");
+    expect(code).toBe(1);
+    expect(
+      svc.logs.some((l) => l.msg === "drain timed out: in-flight batches abandoned unacknowledged"),
+    ).toBe(true);
+    expect(svc.logs.find((l) => l.msg === "gatewatch stopped")).toMatchObject({ exitCode: 1 });
   });
 });

@@ -9,11 +9,13 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyLine } from "@gatewatch/classify";
+import { decodeBody } from "@gatewatch/records";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
 import { ROOT, runCli } from "../helpers/cli.js";
 
 const NDJSON = join(ROOT, "test/fixtures/replay/sample.ndjson");
 const GZ = join(ROOT, "test/fixtures/replay/sample.ndjson.gz");
+const JSON_DOC = join(ROOT, "test/fixtures/replay/sample.json");
 
 interface Expected {
   requests: number;
@@ -130,6 +132,16 @@ describe.each(["embedded", "http"] as const)("gatewatch replay into the %s store
     expect(await stored(store, db)).toEqual(total);
     const [rollup] = await query(store, `SELECT sum(requests) AS n FROM ${db}.requests_1m`);
     expect(Number(rollup!.n)).toBe(total.requests);
+  });
+
+  it("reads a JSON document", async () => {
+    const records = decodeBody(readFileSync(JSON_DOC));
+    const requests = records.filter((r) => r.kind === "access" || r.kind === "l4").length;
+    expect(requests).toBeGreaterThan(0);
+    const before = await stored(store, db);
+    const r = await runCli(["replay", JSON_DOC, "--store", store]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await stored(store, db)).requests).toBe(before.requests + requests);
   });
 
   it("reads stdin", async () => {
