@@ -12,7 +12,7 @@ import { isGatewatchError } from "@gatewatch/pipeline";
 export interface HttpHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Reasons the service is not ready; empty when ready. */
-  notReady(): Promise<string[]>;
+  notReady(): string[];
   query(sql: string): Promise<Record<string, unknown>[]>;
 }
 
@@ -62,7 +62,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: HttpHandlers
   } else if (req.method === "GET" && path === "/healthz") {
     send(res, 200, { status: "ok" });
   } else if (req.method === "GET" && path === "/readyz") {
-    const reasons = await h.notReady();
+    const reasons = h.notReady();
     send(res, reasons.length === 0 ? 200 : 503, {
       status: reasons.length === 0 ? "ready" : "not ready",
       reasons,

@@ -2,7 +2,6 @@ export { loadConfig, SETTINGS } from "./config.js";
 export type { Config, Flags } from "./config.js";
 export { createLogger } from "./logger.js";
 export { runService, SERVICE_FILE } from "./service.js";
-export type { RunOptions } from "./service.js";
 export { replay } from "./replay.js";
 export type { ReplayOptions, ReplayProgress, ReplaySummary } from "./replay.js";
 export { openStore, openMigratedStore, findStoreHolder } from "./store.js";

@@ -17,16 +17,6 @@ import { openMigratedStore } from "./store.js";
 /** Written next to an embedded store while the service holds it, so other commands can find its API. */
 export const SERVICE_FILE = "gatewatch-service.json";
 
-/** Controls for tests and embedding; the CLI uses signals. */
-export interface RunOptions {
-  /** Aborting it shuts the service down like SIGTERM. */
-  readonly signal?: AbortSignal;
-  /** Install SIGTERM/SIGINT handlers. @default true */
-  readonly handleSignals?: boolean;
-  /** Called once the HTTP server listens. */
-  readonly onListening?: (url: string) => void;
-}
-
 export function createSource(config: Config): Source {
   return new DemoSource({
     seed: config.demoSeed,
@@ -42,7 +32,7 @@ export function createSource(config: Config): Source {
 }
 
 /** Runs until shut down; resolves with the process exit code (0 clean, 1 failed). */
-export async function runService(config: Config, log: Logger, options: RunOptions = {}): Promise<number> {
+export async function runService(config: Config, log: Logger): Promise<number> {
   const store = await openMigratedStore(config, log);
   const pipeline = createPipeline(config, store, log);
   const stop = new AbortController();
@@ -53,12 +43,12 @@ export async function runService(config: Config, log: Logger, options: RunOption
     config.listenPort,
     {
       metrics: () => pipeline.metrics.exposition(),
-      notReady: async () => {
+      notReady: () => {
         const reasons: string[] = [];
         if (shuttingDown) reasons.push("shutting down");
         if (pipeline.engine.failure) reasons.push(`pipeline failed: ${pipeline.engine.failure.code}`);
         if (!storeOk) reasons.push("store unreachable");
-        return Promise.resolve(reasons);
+        return reasons;
       },
       query: (sql) => store.queryReadOnly(sql),
     },
@@ -78,7 +68,6 @@ export async function runService(config: Config, log: Logger, options: RunOption
     { url: http.url, store: store.describe(), source: config.source, threads: config.threads },
     "gatewatch running",
   );
-  options.onListening?.(http.url);
 
   const pinger = setInterval(() => {
     store.ping().then(
@@ -124,11 +113,8 @@ export async function runService(config: Config, log: Logger, options: RunOption
     }
     shutdown(signal);
   };
-  if (options.handleSignals ?? true) {
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  }
-  options.signal?.addEventListener("abort", () => shutdown("requested"), { once: true });
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
 
   const source = createSource(config);
   let exitCode = 0;
@@ -158,10 +144,8 @@ export async function runService(config: Config, log: Logger, options: RunOption
   await http.close();
   await store.close();
   if (serviceFile) rmSync(serviceFile, { force: true });
-  if (options.handleSignals ?? true) {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
-  }
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
   const t = pipeline.totals;
   log.info({ records: t.records, rows: t.rows, deadLetters: t.deadLetters, exitCode }, "gatewatch stopped");
   return exitCode;
