@@ -38,13 +38,8 @@ export function batchToken(batch: SourceBatch, contentHash: string): string {
   return `${batch.source}:${batch.partition}:${batch.firstSeq}-${batch.lastSeq}:${contentHash.slice(0, 32)}`;
 }
 
-export function createPipeline(
-  config: Config,
-  store: ClickHouseStore,
-  log: Logger,
-  metrics?: GatewatchMetrics,
-): Pipeline {
-  const m = metrics ?? new GatewatchMetrics({ labelCap: config.labelCap, durationBuckets: DURATION_BUCKETS });
+export function createPipeline(config: Config, store: ClickHouseStore, log: Logger): Pipeline {
+  const m = new GatewatchMetrics({ labelCap: config.labelCap, durationBuckets: DURATION_BUCKETS });
   const pool = new ClassifyPool({
     threads: config.threads,
     maxQueue: config.maxInFlight,
