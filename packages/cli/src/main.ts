@@ -72,19 +72,7 @@ export function buildProgram(): Command {
       .description(
         "Run the service: source → classifier pool → ClickHouse, with /metrics, /healthz and /readyz.",
       ),
-    [
-      ...PIPELINE_KEYS,
-      "source",
-      "listenHost",
-      "listenPort",
-      "batchMaxWaitMs",
-      "labelCap",
-      "summaryIntervalSeconds",
-      "demoRate",
-      "demoSeed",
-      "demoIncidentPeriodSeconds",
-      "demoIncidentDurationSeconds",
-    ],
+    Object.keys(SETTINGS) as SettingKey[],
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = config(opts);
     process.exitCode = await runService(cfg, createLogger(cfg.logLevel));

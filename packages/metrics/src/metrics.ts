@@ -41,6 +41,13 @@ export class GatewatchMetrics {
   readonly #insertRetries: Counter<"table">;
   readonly #inFlight: Gauge;
   readonly #poolQueue: Gauge;
+  readonly #sourceEvents: Counter<"partition">;
+  readonly #sourceBytes: Counter<"partition">;
+  readonly #lagEvents: Gauge<"partition">;
+  readonly #lagSeconds: Gauge<"partition">;
+  readonly #owned: Gauge;
+  readonly #receiveErrors: Counter<"kind">;
+  readonly #checkpointAt = new Map<string, number>();
 
   constructor(options: MetricsOptions) {
     const cap = options.labelCap ?? 50;
@@ -128,6 +135,53 @@ export class GatewatchMetrics {
       help: "Batches waiting for a classifier worker.",
       registers,
     });
+    this.#sourceEvents = new Counter({
+      name: MetricNames.sourceEvents,
+      help: "Events received, by partition.",
+      labelNames: ["partition"],
+      registers,
+    });
+    this.#sourceBytes = new Counter({
+      name: MetricNames.sourceBytes,
+      help: "Event body bytes received, by partition.",
+      labelNames: ["partition"],
+      registers,
+    });
+    this.#lagEvents = new Gauge({
+      name: MetricNames.sourceLagEvents,
+      help: "Events enqueued in the partition after the last one received (consumer lag).",
+      labelNames: ["partition"],
+      registers,
+    });
+    this.#lagSeconds = new Gauge({
+      name: MetricNames.sourceLagSeconds,
+      help: "Age of the last event received when it was received, seconds (how far behind the consumer is).",
+      labelNames: ["partition"],
+      registers,
+    });
+    const checkpointAt = this.#checkpointAt;
+    new Gauge({
+      name: MetricNames.checkpointAge,
+      help: "Seconds since the partition's checkpoint last advanced.",
+      labelNames: ["partition"],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const [partition, at] of checkpointAt) this.set({ partition }, (now - at) / 1000);
+      },
+    });
+    this.#owned = new Gauge({
+      name: MetricNames.ownedPartitions,
+      help: "Partitions this replica owns.",
+      registers,
+    });
+    this.#receiveErrors = new Counter({
+      name: MetricNames.receiveErrors,
+      help: "Receive errors by kind (configuration, ownership, transient, checkpoint, other).",
+      labelNames: ["kind"],
+      registers,
+    });
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "gatewatch_" });
   }
@@ -180,6 +234,32 @@ export class GatewatchMetrics {
   setQueues(inFlight: number, poolQueue: number): void {
     this.#inFlight.set(inFlight);
     this.#poolQueue.set(poolQueue);
+  }
+
+  /** A delivery from a partitioned source (partition labels are bounded by the hub's partition count). */
+  observeSourceEvents(
+    partition: string,
+    events: number,
+    bytes: number,
+    lagEvents: number | null,
+    lagSeconds: number | null,
+  ): void {
+    this.#sourceEvents.inc({ partition }, events);
+    this.#sourceBytes.inc({ partition }, bytes);
+    if (lagEvents !== null) this.#lagEvents.set({ partition }, lagEvents);
+    if (lagSeconds !== null) this.#lagSeconds.set({ partition }, lagSeconds);
+  }
+
+  observeCheckpoint(partition: string): void {
+    this.#checkpointAt.set(partition, Date.now());
+  }
+
+  setOwnedPartitions(n: number): void {
+    this.#owned.set(n);
+  }
+
+  countReceiveError(kind: string): void {
+    this.#receiveErrors.inc({ kind });
   }
 
   /** Prometheus text exposition. */

@@ -13,4 +13,11 @@ export const MetricNames = {
   rowsWritten: "gatewatch_store_rows_written_total",
   insertRetries: "gatewatch_store_insert_retries_total",
   labelOverflow: "gatewatch_label_overflow_total",
+  sourceEvents: "gatewatch_source_events_total",
+  sourceBytes: "gatewatch_source_bytes_total",
+  sourceLagEvents: "gatewatch_source_lag_events",
+  sourceLagSeconds: "gatewatch_source_lag_seconds",
+  checkpointAge: "gatewatch_source_checkpoint_age_seconds",
+  ownedPartitions: "gatewatch_source_owned_partitions",
+  receiveErrors: "gatewatch_source_receive_errors_total",
 } as const;

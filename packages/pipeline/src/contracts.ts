@@ -22,6 +22,12 @@ export interface SourceBatch {
    * reasons; a rejected promise is logged and counted, and the next ack covers the range again.
    */
   readonly ack?: () => Promise<void>;
+  /**
+   * Set by live sources whose batch boundaries depend on arrival timing (Event Hubs). The batch's
+   * range is logged before its rows are written, so after a crash the source can cut the unfinished
+   * batch again exactly and its rows deduplicate (see the store's batch log).
+   */
+  readonly logged?: boolean;
 }
 
 /**

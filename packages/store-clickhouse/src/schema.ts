@@ -18,6 +18,7 @@ export const Tables = {
   deadLetters: "dead_letters",
   requests1m: "requests_1m",
   migrations: "schema_migrations",
+  batchLog: "batch_log",
 } as const;
 export type InsertTable = typeof Tables.requests | typeof Tables.firewallEvents | typeof Tables.deadLetters;
 
@@ -199,6 +200,26 @@ SELECT
   max(toDateTime(ingested_at)) AS last_ingested_at
 FROM ${db}.${Tables.requests}
 GROUP BY minute, gateway, listener, backend_pool, cause, origin, status`,
+    ],
+  },
+  {
+    version: 2,
+    name: "batch log: the range of each live batch, written before its rows",
+    // A live source (Event Hubs) cuts batches by arrival, so after a crash it would cut the
+    // unfinished batch differently and its deduplication token would not match. The log keeps the
+    // last range per partition so the restarted source cuts that batch again exactly.
+    statements: (db, r) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.batchLog}
+(
+  source LowCardinality(String),
+  partition LowCardinality(String),
+  first_seq UInt64,
+  last_seq UInt64,
+  logged_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY (source, partition, first_seq)
+TTL toDateTime(logged_at) + INTERVAL ${r.deadLetterDays} DAY`,
     ],
   },
 ];

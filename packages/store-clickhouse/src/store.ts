@@ -181,6 +181,27 @@ export class ClickHouseStore {
     }
   }
 
+  /** Records that the rows of `source`/`partition` range first..last are about to be written. */
+  async logBatch(source: string, partition: string, firstSeq: number, lastSeq: number): Promise<void> {
+    await this.#insertRows(`${this.database}.${Tables.batchLog}`, [
+      { source, partition, first_seq: firstSeq, last_seq: lastSeq },
+    ]);
+  }
+
+  /** The last range logged for a partition, or null. */
+  async lastLoggedBatch(
+    source: string,
+    partition: string,
+  ): Promise<{ firstSeq: number; lastSeq: number } | null> {
+    const rows = await this.#select<{ first: number; last: number }>(
+      `SELECT first_seq AS first, last_seq AS last FROM ${this.database}.${Tables.batchLog}
+       WHERE source = {source:String} AND partition = {partition:String} ORDER BY first_seq DESC LIMIT 1`,
+      { source, partition },
+    );
+    const row = rows[0];
+    return row ? { firstSeq: Number(row.first), lastSeq: Number(row.last) } : null;
+  }
+
   /**
    * Runs one read-only statement and returns its rows. Anything but a single SELECT/WITH/SHOW/
    * DESCRIBE/EXPLAIN/EXISTS statement is refused with `query_not_read_only`.

@@ -34,7 +34,7 @@ export const defaultRetryPolicy: RetryPolicy = { retries: Infinity, minDelayMs: 
 /** Observer of insert outcomes (metrics, logs). */
 export interface WriterObserver {
   onInsert?(table: InsertTable, rows: number, seconds: number): void;
-  onRetry?(table: InsertTable, error: GatewatchError, attempt: number, delayMs: number): void;
+  onRetry?(table: string, error: GatewatchError, attempt: number, delayMs: number): void;
 }
 
 export class StoreWriter {
@@ -53,41 +53,57 @@ export class StoreWriter {
     for (const t of tables) {
       if (t.rows === 0) continue;
       const started = performance.now();
-      await pRetry(
-        async () => {
-          try {
-            await this.store.insertEncoded(t.table, t.data, `${token}:${t.table}`);
-          } catch (err) {
-            const e =
-              err instanceof GatewatchError
-                ? err
-                : new GatewatchError("store_error", String(err), { cause: err });
-            if (!e.retriable) throw new AbortError(e);
-            throw e;
-          }
-        },
-        {
-          // `retry` precomputes one delay per retry, so Infinity must become `forever` (which
-          // repeats the last, capped delay) rather than an unbounded array.
-          ...(Number.isFinite(this.policy.retries)
-            ? { retries: this.policy.retries }
-            : { retries: 16, forever: true }),
-          minTimeout: this.policy.minDelayMs,
-          maxTimeout: this.policy.maxDelayMs,
-          factor: 2,
-          randomize: true,
-          ...(signal ? { signal } : {}),
-          onFailedAttempt: (failure) => {
-            const e = failure as unknown as GatewatchError & { attemptNumber: number };
-            const delay = Math.min(
-              this.policy.maxDelayMs,
-              this.policy.minDelayMs * 2 ** (e.attemptNumber - 1),
-            );
-            this.observer.onRetry?.(t.table, e, e.attemptNumber, delay);
-          },
-        },
+      await this.#retry(
+        t.table,
+        () => this.store.insertEncoded(t.table, t.data, `${token}:${t.table}`),
+        signal,
       );
       this.observer.onInsert?.(t.table, t.rows, (performance.now() - started) / 1000);
     }
+  }
+
+  /** Logs a live batch's range before its rows are written (see the store's batch log), with the same retries. */
+  async logBatch(
+    source: string,
+    partition: string,
+    firstSeq: number,
+    lastSeq: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#retry("batch_log", () => this.store.logBatch(source, partition, firstSeq, lastSeq), signal);
+  }
+
+  async #retry(table: string, attempt: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    await pRetry(
+      async () => {
+        try {
+          await attempt();
+        } catch (err) {
+          const e =
+            err instanceof GatewatchError
+              ? err
+              : new GatewatchError("store_error", String(err), { cause: err });
+          if (!e.retriable) throw new AbortError(e);
+          throw e;
+        }
+      },
+      {
+        // `retry` precomputes one delay per retry, so Infinity must become `forever` (which
+        // repeats the last, capped delay) rather than an unbounded array.
+        ...(Number.isFinite(this.policy.retries)
+          ? { retries: this.policy.retries }
+          : { retries: 16, forever: true }),
+        minTimeout: this.policy.minDelayMs,
+        maxTimeout: this.policy.maxDelayMs,
+        factor: 2,
+        randomize: true,
+        ...(signal ? { signal } : {}),
+        onFailedAttempt: (failure) => {
+          const e = failure as unknown as GatewatchError & { attemptNumber: number };
+          const delay = Math.min(this.policy.maxDelayMs, this.policy.minDelayMs * 2 ** (e.attemptNumber - 1));
+          this.observer.onRetry?.(table, e, e.attemptNumber, delay);
+        },
+      },
+    );
   }
 }

@@ -33,7 +33,7 @@ afterAll(async () => {
 describe("embedded ClickHouse store", () => {
   it("applies the schema once and is idempotent", async () => {
     const first = await store.migrate();
-    expect(first.applied.map((a) => a.version)).toEqual([1]);
+    expect(first.applied.map((a) => a.version)).toEqual([1, 2]);
     const second = await store.migrate();
     expect(second.applied).toEqual([]);
     expect(await store.schemaVersion()).toBe(LATEST_VERSION);
@@ -41,6 +41,7 @@ describe("embedded ClickHouse store", () => {
       "SELECT name FROM system.tables WHERE database = 'gatewatch' ORDER BY name",
     );
     expect(tables.map((t) => t.name)).toEqual([
+      "batch_log",
       "dead_letters",
       "firewall_events",
       "requests",
@@ -80,6 +81,14 @@ describe("embedded ClickHouse store", () => {
         await store.migrate();
       })(),
     ).rejects.toMatchObject({ code: "schema_too_new" });
+  });
+
+  it("returns the last logged batch range of a partition", async () => {
+    expect(await store.lastLoggedBatch("eventhubs:x", "0")).toBeNull();
+    await store.logBatch("eventhubs:x", "0", 10, 19);
+    await store.logBatch("eventhubs:x", "0", 20, 24);
+    await store.logBatch("eventhubs:x", "1", 100, 200);
+    expect(await store.lastLoggedBatch("eventhubs:x", "0")).toEqual({ firstSeq: 20, lastSeq: 24 });
   });
 
   it("refuses statements that are not read-only", async () => {

@@ -21,6 +21,8 @@ interface Setting<T> {
   readonly expect: string;
   readonly default: T | (() => T);
   readonly doc: string;
+  /** Never echo the value in errors (connection strings, keys). */
+  readonly secret?: boolean;
 }
 
 function setting<T>(
@@ -33,6 +35,23 @@ function setting<T>(
 ): Setting<T> {
   return { env: `GATEWATCH_${env}`, flag: `--${flag}`, schema, expect, default: dflt, doc };
 }
+
+/** A setting with no default (absent unless given). */
+function optional<T>(
+  env: string,
+  flag: string,
+  schema: z.ZodType<T>,
+  expect: string,
+  doc: string,
+  secret = false,
+): Setting<T | undefined> {
+  return { env: `GATEWATCH_${env}`, flag: `--${flag}`, schema, expect, default: undefined, doc, secret };
+}
+
+const startPosition = z.union([
+  z.enum(["latest", "earliest"]),
+  z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+]);
 
 /** Every setting: its variable, flag, type, default and meaning. The README table is this list. */
 export const SETTINGS = {
@@ -47,10 +66,10 @@ export const SETTINGS = {
   source: setting(
     "SOURCE",
     "source",
-    z.enum(["demo"]),
+    z.enum(["demo", "eventhubs"]),
+    "demo or eventhubs",
     "demo",
-    "demo",
-    "Input of `gatewatch run` (Event Hubs and Kafka arrive with their issues).",
+    "Input of `gatewatch run`: the built-in demo generator or Azure Event Hubs (AMQP).",
   ),
   listenHost: setting(
     "LISTEN_HOST",
@@ -204,6 +223,91 @@ export const SETTINGS = {
     14,
     "Days dead letters are kept.",
   ),
+  eventhubConnectionString: optional(
+    "EVENTHUB_CONNECTION_STRING",
+    "eventhub-connection-string",
+    z.string().regex(/Endpoint=sb:\/\//i),
+    "an Event Hubs connection string (Endpoint=sb://...)",
+    "Event Hubs namespace or hub connection string (Shared Access Signature). Use it or --eventhub-namespace.",
+    true,
+  ),
+  eventhubNamespace: optional(
+    "EVENTHUB_NAMESPACE",
+    "eventhub-namespace",
+    z.string().regex(/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/),
+    "a fully qualified namespace such as mynamespace.servicebus.windows.net",
+    "Fully qualified Event Hubs namespace, used with Microsoft Entra ID (DefaultAzureCredential: managed identity, workload identity, az login).",
+  ),
+  eventhubName: optional(
+    "EVENTHUB_NAME",
+    "eventhub-name",
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/),
+    "an event hub name",
+    "Event hub to read (optional when the connection string has EntityPath).",
+  ),
+  eventhubConsumerGroup: setting(
+    "EVENTHUB_CONSUMER_GROUP",
+    "eventhub-consumer-group",
+    z.string().min(1).max(256),
+    "a consumer group name",
+    "$Default",
+    "Consumer group; every replica of one deployment uses the same.",
+  ),
+  eventhubStart: setting(
+    "EVENTHUB_START",
+    "eventhub-start",
+    startPosition,
+    "latest, earliest or an ISO-8601 time with offset",
+    "latest" as "latest" | "earliest" | Date,
+    "Where a partition without a checkpoint starts.",
+  ),
+  eventhubLoadBalancing: setting(
+    "EVENTHUB_LOAD_BALANCING",
+    "eventhub-load-balancing",
+    z.enum(["balanced", "greedy"]),
+    "balanced or greedy",
+    "balanced",
+    "How replicas claim partitions: one at a time (balanced) or all fair shares at once (greedy).",
+  ),
+  eventhubUpdateIntervalMs: setting(
+    "EVENTHUB_UPDATE_INTERVAL_MS",
+    "eventhub-update-interval-ms",
+    positiveInt,
+    "a positive integer",
+    10_000,
+    "How often a replica renews and rebalances partition ownership, milliseconds.",
+  ),
+  eventhubOwnershipExpirationMs: setting(
+    "EVENTHUB_OWNERSHIP_EXPIRATION_MS",
+    "eventhub-ownership-expiration-ms",
+    positiveInt,
+    "a positive integer",
+    60_000,
+    "After this long without renewal a dead replica's partitions move to the others, milliseconds.",
+  ),
+  checkpointConnectionString: optional(
+    "CHECKPOINT_CONNECTION_STRING",
+    "checkpoint-connection-string",
+    z.string().regex(/AccountName=|BlobEndpoint=|UseDevelopmentStorage=/i),
+    "an Azure Storage connection string",
+    "Storage account for checkpoints and partition ownership. Use it or --checkpoint-account-url.",
+    true,
+  ),
+  checkpointAccountUrl: optional(
+    "CHECKPOINT_ACCOUNT_URL",
+    "checkpoint-account-url",
+    z.url({ protocol: /^https?$/ }),
+    "a blob service URL such as https://account.blob.core.windows.net",
+    "Blob service URL for checkpoints, used with Microsoft Entra ID (the identity needs Storage Blob Data Contributor).",
+  ),
+  checkpointContainer: setting(
+    "CHECKPOINT_CONTAINER",
+    "checkpoint-container",
+    z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/),
+    "a blob container name (3-63 lower-case letters, digits and single hyphens)",
+    "gatewatch-checkpoints",
+    "Blob container for checkpoints and ownership; created when missing.",
+  ),
   demoRate: setting(
     "DEMO_RATE",
     "demo-rate",
@@ -275,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): Config {
     const text = typeof raw === "string" ? raw.trim() : raw;
     const parsed = text === "" ? { success: false as const } : s.schema.safeParse(text);
     if (parsed.success) out[key] = parsed.data;
+    else if (s.secret) problems.push(`${origin} must be ${s.expect} (value not shown)`);
     else
       problems.push(
         `${origin} must be ${s.expect}, got ${JSON.stringify(typeof raw === "string" ? raw : JSON.stringify(raw))}`,
@@ -292,6 +397,28 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): Config {
             ? SETTINGS.store.env
             : "store";
       problems.push(`${origin}: ${(err as Error).message}`);
+    }
+  }
+  if (out.source === "eventhubs") {
+    if (!out.eventhubConnectionString && !out.eventhubNamespace) {
+      problems.push(
+        "--source eventhubs needs GATEWATCH_EVENTHUB_CONNECTION_STRING or GATEWATCH_EVENTHUB_NAMESPACE",
+      );
+    }
+    if (out.eventhubNamespace && !out.eventhubName) {
+      problems.push("GATEWATCH_EVENTHUB_NAMESPACE needs GATEWATCH_EVENTHUB_NAME");
+    }
+    if (
+      typeof out.eventhubConnectionString === "string" &&
+      !out.eventhubName &&
+      !/EntityPath=/i.test(out.eventhubConnectionString)
+    ) {
+      problems.push("GATEWATCH_EVENTHUB_NAME is needed when the connection string has no EntityPath");
+    }
+    if (!out.checkpointConnectionString && !out.checkpointAccountUrl) {
+      problems.push(
+        "--source eventhubs needs GATEWATCH_CHECKPOINT_CONNECTION_STRING or GATEWATCH_CHECKPOINT_ACCOUNT_URL",
+      );
     }
   }
   if (problems.length > 0 || !storeTarget) {

@@ -65,12 +65,15 @@ export function createPipeline(config: Config, store: ClickHouseStore, log: Logg
   const failed = new Promise<GatewatchError>((resolve) => (reportFailure = resolve));
   const engine = new Engine<ClassifyResult>(
     (batch) => pool.classify(batch),
-    (batch, result, signal) =>
-      writer.write(
+    async (batch, result, signal) => {
+      if (batch.logged)
+        await writer.logBatch(batch.source, batch.partition, batch.firstSeq, batch.lastSeq, signal);
+      await writer.write(
         result.tables.map((t) => ({ table: t.table, data: t.data, rows: t.rows })),
         batchToken(batch, result.contentHash),
         signal,
-      ),
+      );
+    },
     { maxInFlight: config.maxInFlight },
     {
       onClassified: (_batch, result, seconds) => {

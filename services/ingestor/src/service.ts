@@ -7,35 +7,22 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { DemoSource } from "@gatewatch/source-demo";
-import { GatewatchError, type Source } from "@gatewatch/pipeline";
+import { GatewatchError } from "@gatewatch/pipeline";
 import type { Config } from "./config.js";
 import { startHttpServer } from "./http-server.js";
 import { createPipeline } from "./pipeline.js";
+import { createSource } from "./sources.js";
 import { openMigratedStore } from "./store.js";
 
 /** Written next to an embedded store while the service holds it, so other commands can find its API. */
 export const SERVICE_FILE = "gatewatch-service.json";
-
-export function createSource(config: Config): Source {
-  return new DemoSource({
-    seed: config.demoSeed,
-    ratePerSecond: config.demoRate,
-    incidentPeriodSeconds: config.demoIncidentPeriodSeconds,
-    incidentDurationSeconds: config.demoIncidentDurationSeconds,
-    limits: {
-      maxBodies: config.batchMaxBodies,
-      maxBytes: config.batchMaxBytes,
-      maxWaitMs: config.batchMaxWaitMs,
-    },
-  });
-}
 
 /** Runs until shut down; resolves with the process exit code (0 clean, 1 failed). */
 export async function runService(config: Config, log: Logger): Promise<number> {
   const store = await openMigratedStore(config, log);
   const pipeline = createPipeline(config, store, log);
   const stop = new AbortController();
+  const source = createSource(config, store, pipeline.metrics, log);
   let storeOk = true;
   let shuttingDown = false;
   const http = await startHttpServer(
@@ -48,6 +35,7 @@ export async function runService(config: Config, log: Logger): Promise<number> {
         if (shuttingDown) reasons.push("shutting down");
         if (pipeline.engine.failure) reasons.push(`pipeline failed: ${pipeline.engine.failure.code}`);
         if (!storeOk) reasons.push("store unreachable");
+        if (source.ownedPartitions?.length === 0) reasons.push("no partitions owned yet");
         return reasons;
       },
       query: (sql) => store.queryReadOnly(sql),
@@ -116,7 +104,6 @@ export async function runService(config: Config, log: Logger): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
-  const source = createSource(config);
   let exitCode = 0;
   const stopped = new Promise<void>((resolve) =>
     stop.signal.addEventListener("abort", () => resolve(), { once: true }),
