@@ -10,12 +10,15 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyLine } from "@gatewatch/classify";
 import { decodeBody } from "@gatewatch/records";
+import { readCaptureEvents } from "@gatewatch/source-file";
+import { createReadStream } from "node:fs";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
 import { ROOT, runCli } from "../helpers/cli.js";
 
 const NDJSON = join(ROOT, "test/fixtures/replay/sample.ndjson");
 const GZ = join(ROOT, "test/fixtures/replay/sample.ndjson.gz");
 const JSON_DOC = join(ROOT, "test/fixtures/replay/sample.json");
+const AVRO = join(ROOT, "test/fixtures/capture/sample.avro");
 
 interface Expected {
   requests: number;
@@ -142,6 +145,22 @@ describe.each(["embedded", "http"] as const)("gatewatch replay into the %s store
     const r = await runCli(["replay", JSON_DOC, "--store", store]);
     expect(r.code, r.stderr).toBe(0);
     expect((await stored(store, db)).requests).toBe(before.requests + requests);
+  });
+
+  it("reads an Event Hubs Capture Avro file, once however often it is replayed", async () => {
+    const lines: string[] = [];
+    for await (const e of readCaptureEvents(createReadStream(AVRO), { maxBlockBytes: 1 << 26 })) {
+      lines.push(Buffer.from(e.body).toString("utf8"));
+    }
+    const capture = expectedFor(lines.join("\n"));
+    expect(capture.requests).toBeGreaterThan(0);
+    expect(capture.deadLetters).toBeGreaterThan(0);
+    const before = await stored(store, db);
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(["replay", AVRO, "--store", store]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(await stored(store, db)).toEqual(sum(before, capture));
   });
 
   it("reads stdin", async () => {

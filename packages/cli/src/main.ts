@@ -100,7 +100,7 @@ export function buildProgram(): Command {
       )
       .argument("<files...>", "files to replay, in order; - for stdin")
       .addOption(
-        new Option("--format <format>", "input format").choices(["auto", "ndjson", "json"]).default("auto"),
+        new Option("--format <format>", "input format").choices(["auto", "ndjson", "json", "avro"]).default("auto"),
       )
       .option("--no-progress", "no progress bar"),
     PIPELINE_KEYS,
@@ -114,7 +114,7 @@ export function buildProgram(): Command {
     try {
       const summary = await replay(cfg, createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, 2), {
         paths: files,
-        format: opts.format as "auto" | "ndjson" | "json",
+        format: opts.format as "auto" | "ndjson" | "json" | "avro",
         signal: stop.signal,
         ...(view ? { onProgress: (p) => view.update(p) } : {}),
       });

@@ -1,11 +1,12 @@
 /**
  * FileSource reads files and standard input for replay and backfill: NDJSON line by line (one
  * line = one body, streamed with bounded memory), `.json` files as one document (an array gives one
- * body per element), gzip by extension or magic bytes. Each input is one partition (its real path,
- * or `stdin`) with sequence number = line number (NDJSON) or element index + 1 (JSON array).
- * Batches are cut by count and bytes only, so a replay repeats the same batches and the store's
- * deduplication token drops what was already written. It never acks: files are their own
- * checkpoint, and re-running a replay is safe.
+ * body per element), Event Hubs Capture Avro files (`.avro` or the Avro magic; one body per record,
+ * streamed block by block), gzip by extension or magic bytes. Each input is one partition (its real
+ * path, or `stdin`) with sequence number = line number (NDJSON), element index + 1 (JSON array) or
+ * the record's Event Hubs `SequenceNumber` (Avro). Batches are cut by count and bytes only, so a
+ * replay repeats the same batches and the store's deduplication token drops what was already
+ * written. It never acks: files are their own checkpoint, and re-running a replay is safe.
  */
 import { constants, createReadStream } from "node:fs";
 import { access, realpath, stat } from "node:fs/promises";
@@ -18,12 +19,17 @@ import {
   type Source,
   type SourceBatch,
 } from "@gatewatch/pipeline";
+import { hasAvroMagic, avroMagic, readCaptureEvents, type CaptureEvent } from "./avro-capture.js";
 import { BatchCutter } from "./batch-cutter.js";
 import { gunzipIfNeeded } from "./gunzip.js";
 import { LineSplitter } from "./line-splitter.js";
+import { peekBytes } from "./peek.js";
 
-/** How to read an input: `auto` takes `.json` (optionally `.json.gz`) as JSON and all else as NDJSON. */
-export type FileFormat = "auto" | "ndjson" | "json";
+/**
+ * How to read an input. `auto`: content starting with the Avro magic `Obj\x01` (after gunzip), or a
+ * `.avro` name, is Event Hubs Capture Avro; else `.json` (optionally `.json.gz`) is JSON; else NDJSON.
+ */
+export type FileFormat = "auto" | "ndjson" | "json" | "avro";
 
 /** Options of {@link FileSource}. */
 export interface FileSourceOptions {
@@ -55,6 +61,12 @@ export interface FileSourceOptions {
    */
   readonly maxJsonBytes?: number;
   /**
+   * Largest Avro block, compressed and again decompressed (also the largest Avro header). The Avro
+   * reader holds one block at a time; a bigger block fails the file rather than the process.
+   * @default 67108864 (64 MiB)
+   */
+  readonly maxAvroBlockBytes?: number;
+  /**
    * Read size for files (the stream's highWaterMark).
    * @default 65536
    */
@@ -82,7 +94,9 @@ interface Input {
   readonly partition: string;
   readonly stdin: boolean;
   readonly size: number | null;
-  readonly format: "ndjson" | "json";
+  readonly format: "ndjson" | "json" | "avro";
+  /** Format `auto`: read as Avro if the (gunzipped) content starts with the Avro magic. */
+  readonly sniffAvro: boolean;
   readonly gzipByName: boolean;
 }
 
@@ -110,6 +124,7 @@ export class FileSource implements Source {
   private readonly stdinStream: Readable | undefined;
   private readonly maxLineBytes: number;
   private readonly maxJsonBytes: number;
+  private readonly maxAvroBlockBytes: number;
   private readonly readChunkBytes: number;
   private running = false;
   private state = {
@@ -143,6 +158,7 @@ export class FileSource implements Source {
     this.format = opts.format ?? "auto";
     this.maxLineBytes = opts.maxLineBytes ?? 16 * MiB;
     this.maxJsonBytes = opts.maxJsonBytes ?? 256 * MiB;
+    this.maxAvroBlockBytes = opts.maxAvroBlockBytes ?? 64 * MiB;
     this.readChunkBytes = opts.readChunkBytes ?? 64 * 1024;
     const posInt = (key: string, v: number): void => {
       if (!Number.isSafeInteger(v) || v < 1)
@@ -152,9 +168,10 @@ export class FileSource implements Source {
     posInt("limits.maxBytes", this.limits.maxBytes);
     posInt("maxLineBytes", this.maxLineBytes);
     posInt("maxJsonBytes", this.maxJsonBytes);
+    posInt("maxAvroBlockBytes", this.maxAvroBlockBytes);
     posInt("readChunkBytes", this.readChunkBytes);
-    if (!["auto", "ndjson", "json"].includes(this.format))
-      problems.push(`format must be auto, ndjson or json, got ${String(this.format)}`);
+    if (!["auto", "ndjson", "json", "avro"].includes(this.format))
+      problems.push(`format must be auto, ndjson, json or avro, got ${String(this.format)}`);
     if (problems.length > 0) throw optionsError(problems);
     this.paths = [...opts.paths];
     this.stdinStream = opts.stdin;
@@ -171,7 +188,9 @@ export class FileSource implements Source {
    * order. Resolves when all inputs are read or `signal` aborts (after the in-flight `emit`
    * settles). Rejects with a `GatewatchError`: `source_file_unreadable` (missing, unreadable or a
    * directory; nothing emitted), `source_file_too_large` (JSON over the limit), `source_file_read_failed`
-   * (I/O or gzip error mid-file); or with `emit`'s own error if it rejects while not aborted.
+   * (I/O or gzip error mid-file; an Avro file that is not Capture-shaped, truncated or corrupt, after
+   * emitting the records read before the damage); or with `emit`'s own error if it rejects while
+   * not aborted.
    */
   async run(emit: BatchHandler, signal: AbortSignal): Promise<void> {
     if (this.running) throw new GatewatchError("source_already_running", "FileSource.run is already running");
@@ -234,7 +253,8 @@ export class FileSource implements Source {
           partition: "stdin",
           stdin: true,
           size: null,
-          format: this.format === "json" ? "json" : "ndjson",
+          format: this.format === "auto" ? "ndjson" : this.format,
+          sniffAvro: this.format === "auto",
           gzipByName: false,
         });
         continue;
@@ -260,14 +280,29 @@ export class FileSource implements Source {
       }
       const gzipByName = /\.gz$/i.test(path);
       const inner = gzipByName ? path.slice(0, -3) : path;
-      const format = this.format !== "auto" ? this.format : /\.json$/i.test(inner) ? "json" : "ndjson";
+      const format =
+        this.format !== "auto"
+          ? this.format
+          : /\.avro$/i.test(inner)
+            ? "avro"
+            : /\.json$/i.test(inner)
+              ? "json"
+              : "ndjson";
       if (format === "json" && !gzipByName && size !== null && size > this.maxJsonBytes) {
         throw new GatewatchError(
           "source_file_too_large",
           `cannot read ${JSON.stringify(path)}: ${size} bytes is over the ${this.maxJsonBytes}-byte limit for a JSON document (use NDJSON for large inputs)`,
         );
       }
-      inputs.push({ path, partition: real, stdin: false, size, format, gzipByName });
+      inputs.push({
+        path,
+        partition: real,
+        stdin: false,
+        size,
+        format,
+        sniffAvro: this.format === "auto",
+        gzipByName,
+      });
     }
     return inputs;
   }
@@ -287,11 +322,22 @@ export class FileSource implements Source {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const chunks = gunzipIfNeeded(this.countBytes(raw), input.gzipByName);
+      let chunks: AsyncIterable<Uint8Array> = gunzipIfNeeded(this.countBytes(raw), input.gzipByName);
+      let format = input.format;
+      if (input.sniffAvro && format !== "avro") {
+        const peeked = await peekBytes(chunks, avroMagic.length);
+        chunks = peeked.rest;
+        if (hasAvroMagic(peeked.head)) format = "avro";
+      }
       const cutter = new BatchCutter(FileSource.sourceId, input.partition, this.limits, emit, signal);
-      return input.format === "json"
-        ? await this.readJson(input, chunks, cutter)
-        : await this.readNdjson(chunks, cutter, signal);
+      switch (format) {
+        case "json":
+          return await this.readJson(input, chunks, cutter);
+        case "avro":
+          return await this.readAvro(chunks, cutter, signal);
+        case "ndjson":
+          return await this.readNdjson(chunks, cutter, signal);
+      }
     } finally {
       signal.removeEventListener("abort", onAbort);
       raw.destroy();
@@ -327,6 +373,37 @@ export class FileSource implements Source {
       cutter.push(line.seq, line.body);
     }
     return cutter.flush();
+  }
+
+  /**
+   * One body per Capture record, sequence number = its `SequenceNumber`. When the file turns out to
+   * be damaged, the bodies read before the damage are emitted (and awaited) before the error.
+   */
+  private async readAvro(
+    chunks: AsyncIterable<Uint8Array>,
+    cutter: BatchCutter,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const events = readCaptureEvents(chunks, { maxBlockBytes: this.maxAvroBlockBytes });
+    try {
+      for (;;) {
+        let next: IteratorResult<CaptureEvent>;
+        try {
+          next = await events.next();
+        } catch (err) {
+          if (!signal.aborted) await cutter.flush();
+          throw err;
+        }
+        if (next.done) return await cutter.flush();
+        if (signal.aborted) return false;
+        const { seq, body } = next.value;
+        if (cutter.needsFlushBefore(body.byteLength) && !(await cutter.flush())) return false;
+        cutter.push(seq, body);
+        if (cutter.full() && !(await cutter.flush())) return false;
+      }
+    } finally {
+      await events.return(undefined);
+    }
   }
 
   private async readJson(

@@ -29,7 +29,7 @@ export interface ReplaySummary extends Totals {
 
 export interface ReplayOptions {
   readonly paths: readonly string[];
-  readonly format?: "auto" | "ndjson" | "json";
+  readonly format?: "auto" | "ndjson" | "json" | "avro";
   readonly stdin?: Readable;
   readonly onProgress?: (p: ReplayProgress) => void;
   readonly signal?: AbortSignal;
