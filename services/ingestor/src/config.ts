@@ -258,7 +258,7 @@ export const SETTINGS = {
     "eventhub-start",
     startPosition,
     "latest, earliest or an ISO-8601 time with offset",
-    "latest" as "latest" | "earliest" | Date,
+    "latest",
     "Where a partition without a checkpoint starts.",
   ),
   eventhubLoadBalancing: setting(
