@@ -6,7 +6,7 @@
  * published bodies hold.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventHubProducerClient } from "@azure/event-hubs";
+import { EventHubConsumerClient, EventHubProducerClient } from "@azure/event-hubs";
 import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
 import { ContainerClient } from "@azure/storage-blob";
 import { classifyLine } from "@gatewatch/classify";
@@ -26,8 +26,9 @@ let azurite: { connectionString: string; stop(): Promise<void> };
 let clickhouse: ClickHouseHttpFixture;
 let store = "";
 let producer: EventHubProducerClient;
+/** The namespace as the SDK names it in checkpoint blobs. */
+let namespace = "";
 const expected = { requests: 0, firewall: 0, deadLetters: 0 };
-let published = 0;
 
 const gen = createDemoGenerator({
   seed: 21,
@@ -60,7 +61,6 @@ async function publish(ticks: number, extra: Uint8Array[] = []): Promise<void> {
     }
     if (batch.count > 0) await producer.sendBatch(batch);
   }
-  published += bodies.length;
 }
 
 async function counts(): Promise<{ requests: number; firewall: number; deadLetters: number }> {
@@ -133,6 +133,9 @@ beforeAll(async () => {
   ]);
   store = `${clickhouse.host}/ehtest`;
   producer = new EventHubProducerClient(hub.connectionString, HUB);
+  const probe = new EventHubConsumerClient("$Default", hub.connectionString, HUB);
+  namespace = probe.fullyQualifiedNamespace;
+  await probe.close();
 });
 afterAll(async () => {
   await producer?.close();
@@ -148,7 +151,7 @@ describe("gatewatch run --source eventhubs", () => {
     await stop(svc);
     const checkpoints = await new BlobCheckpointStore(
       new ContainerClient(azurite.connectionString, CONTAINER),
-    ).listCheckpoints(hub.fullyQualifiedNamespace, HUB, "$Default");
+    ).listCheckpoints(namespace, HUB, "$Default");
     expect(checkpoints.map((c) => c.partitionId).sort()).toEqual(["0", "1", "2", "3"]);
   });
 
@@ -213,11 +216,11 @@ describe("gatewatch run --source eventhubs", () => {
     const svc = service(["--insert-max-delay-ms", "300"]);
     await svc.waitForLog("gatewatch running");
     const checkpointStore = new BlobCheckpointStore(new ContainerClient(azurite.connectionString, CONTAINER));
-    const before = await checkpointStore.listCheckpoints(hub.fullyQualifiedNamespace, HUB, "$Default");
+    const before = await checkpointStore.listCheckpoints(namespace, HUB, "$Default");
     await clickhouse.fault("error", 1_000_000);
     await publish(10);
     await svc.waitForLog("insert failed, retrying");
-    const during = await checkpointStore.listCheckpoints(hub.fullyQualifiedNamespace, HUB, "$Default");
+    const during = await checkpointStore.listCheckpoints(namespace, HUB, "$Default");
     expect(during.map((c) => [c.partitionId, c.sequenceNumber]).sort()).toEqual(
       before.map((c) => [c.partitionId, c.sequenceNumber]).sort(),
     );
@@ -231,9 +234,5 @@ describe("gatewatch run --source eventhubs", () => {
     const code = await svc.exited;
     expect(code).not.toBe(0);
     expect(JSON.stringify(svc.logs) + svc.stderr()).toMatch(/no-such-group|not.?found/i);
-  });
-
-  it("published what it meant to", () => {
-    expect(published).toBeGreaterThan(100);
   });
 });

@@ -25,7 +25,8 @@ import {
 } from "@azure/event-hubs";
 import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
 import { ContainerClient } from "@azure/storage-blob";
-import { GatewatchError, type BatchHandler, type Source } from "@gatewatch/pipeline";
+import type { GatewatchError} from "@gatewatch/pipeline";
+import { type BatchHandler, type Source } from "@gatewatch/pipeline";
 import { classifyEventHubsError, type ReceiveErrorKind } from "./errors.js";
 
 /** Where to start in a partition that has no checkpoint. */
@@ -85,6 +86,12 @@ export interface EventHubsSourceOptions {
     partition: string,
   ) => Promise<{ firstSeq: number; lastSeq: number } | null>;
   readonly observer?: EventHubsObserver;
+  /**
+   * On stop, how long to wait for batches already handed to the engine to be stored and
+   * checkpointed before the client closes (a checkpoint needs the open client).
+   * @default 30000
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 interface PartitionState {
@@ -100,6 +107,8 @@ export class EventHubsSource implements Source {
   readonly #owned = new Set<string>();
   readonly #partitions = new Map<string, PartitionState>();
   #sourceId = "eventhubs";
+  /** Batches emitted and not yet acknowledged (resolve on ack). */
+  readonly #unacked = new Set<Promise<void>>();
 
   constructor(options: EventHubsSourceOptions) {
     this.#opts = options;
@@ -168,6 +177,14 @@ export class EventHubsSource implements Source {
         else signal.addEventListener("abort", () => resolve(), { once: true });
       });
       await Promise.race([aborted, failed]);
+      if (this.#unacked.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...this.#unacked]),
+          new Promise((resolve) => (timer = setTimeout(resolve, this.#opts.drainTimeoutMs ?? 30_000))),
+        ]);
+        clearTimeout(timer);
+      }
     } finally {
       await subscription?.close().catch(() => undefined);
       await client.close().catch(() => undefined);
@@ -233,6 +250,8 @@ export class EventHubsSource implements Source {
     );
     let stored: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (stored = resolve));
+    this.#unacked.add(done);
+    void done.then(() => this.#unacked.delete(done));
     await emit({
       source: this.#sourceId,
       partition: ctx.partitionId,

@@ -111,7 +111,10 @@ export async function runService(config: Config, log: Logger): Promise<number> {
   const reading = source.run(pipeline.engine.handle, stop.signal).catch((err: unknown) => {
     if (pipeline.engine.failure || stop.signal.aborted) return;
     exitCode = 1;
-    log.error({ err: String(err) }, "source failed");
+    log.error(
+      { code: (err as { code?: unknown }).code, err: err instanceof Error ? err.message : String(err) },
+      "source failed",
+    );
   });
   await Promise.race([reading, pipeline.failed, stopped]);
   if (pipeline.engine.failure) exitCode = 1;

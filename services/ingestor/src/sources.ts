@@ -61,6 +61,7 @@ export function createSource(
     maxBatchSize: config.batchMaxBodies,
     maxWaitTimeInSeconds: Math.max(1, Math.round(config.batchMaxWaitMs / 1000)),
     lastLoggedBatch: (src, partition) => store.lastLoggedBatch(src, partition),
+    drainTimeoutMs: config.shutdownTimeoutSeconds * 1000,
     observer: {
       onEvents: (partition, events, bytes, _lastSeq, lagEvents, lagSeconds) =>
         metrics.observeSourceEvents(partition, events, bytes, lagEvents, lagSeconds),
