@@ -146,8 +146,20 @@ describe("gatewatch run --source eventhubs", () => {
   it("stores every published record exactly once and checkpoints every partition", async () => {
     await publish(20);
     const svc = service();
-    await svc.waitForLog("gatewatch running");
+    const url = String((await svc.waitForLog("gatewatch running")).url);
     await waitForExpected();
+    // Ready once it owns partitions; per-partition source metrics are exported.
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status, await ready.clone().text()).toBe(200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^gatewatch_source_owned_partitions 4$/m);
+    for (const p of ["0", "1", "2", "3"]) {
+      expect(metrics).toMatch(new RegExp(`^gatewatch_source_events_total\\{partition="${p}"\\} [1-9]`, "m"));
+      expect(metrics).toMatch(new RegExp(`^gatewatch_source_lag_events\\{partition="${p}"\\} \\d`, "m"));
+      expect(metrics).toMatch(
+        new RegExp(`^gatewatch_source_checkpoint_age_seconds\\{partition="${p}"\\} \\d`, "m"),
+      );
+    }
     await stop(svc);
     const checkpoints = await new BlobCheckpointStore(
       new ContainerClient(azurite.connectionString, CONTAINER),
