@@ -183,9 +183,13 @@ export class ClickHouseStore {
 
   /** Records that the rows of `source`/`partition` range first..last are about to be written. */
   async logBatch(source: string, partition: string, firstSeq: number, lastSeq: number): Promise<void> {
-    await this.#insertRows(`${this.database}.${Tables.batchLog}`, [
-      { source, partition, first_seq: firstSeq, last_seq: lastSeq },
-    ]);
+    // One tiny insert per live batch and partition: let the server gather them into few parts
+    // (async insert), but wait until it is written, since the rows follow only after.
+    await this.#insertRows(
+      `${this.database}.${Tables.batchLog}`,
+      [{ source, partition, first_seq: firstSeq, last_seq: lastSeq }],
+      { async_insert: 1, wait_for_async_insert: 1 },
+    );
   }
 
   /** The last range logged for a partition, or null. */
@@ -238,13 +242,17 @@ export class ClickHouseStore {
     }
   }
 
-  async #insertRows(table: string, rows: object[]): Promise<void> {
+  async #insertRows(
+    table: string,
+    rows: object[],
+    settings: ClickHouseSettings = { async_insert: 0 },
+  ): Promise<void> {
     try {
       await this.#client.insert({
         table,
         values: rows,
         format: "JSONEachRow",
-        clickhouse_settings: { async_insert: 0, insert_deduplication_token: "" },
+        clickhouse_settings: { ...settings, insert_deduplication_token: "" },
       });
     } catch (err) {
       throw classifyStoreError(err, `inserting into ${table}`);
