@@ -226,12 +226,43 @@ describe("gatewatch run --source eventhubs", () => {
 
   it("keeps checkpoints still while ClickHouse is down and catches up when it returns", async () => {
     const svc = service(["--insert-max-delay-ms", "300"]);
-    await svc.waitForLog("gatewatch running");
+    const url = String((await svc.waitForLog("gatewatch running")).url);
+    const rss = async () =>
+      Number(
+        /^gatewatch_process_resident_memory_bytes (\d+)/m.exec(
+          await (await fetch(`${url}/metrics`)).text(),
+        )?.[1],
+      );
+    // Running and caught up before ClickHouse goes away.
+    await publish(2);
+    await waitForExpected();
     const checkpointStore = new BlobCheckpointStore(new ContainerClient(azurite.connectionString, CONTAINER));
     const before = await checkpointStore.listCheckpoints(namespace, HUB, "$Default");
+    const rssBefore = await rss();
     await clickhouse.fault("error", 1_000_000);
     await publish(10);
     await svc.waitForLog("insert failed, retrying");
+    // A large backlog arrives while ClickHouse is away: no further delivery reaches the pipeline
+    // (each partition waits on its unstored batch), and memory stays bounded.
+    const sourceEvents = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return [...text.matchAll(/^gatewatch_source_events_total\{[^}]*\} (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    const publishedBefore = (await hub.stats()).published;
+    await publish(250);
+    await new Promise((r) => setTimeout(r, 1500));
+    const eventsDuring = await sourceEvents();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await hub.stats()).published - publishedBefore).toBeGreaterThan(1000);
+    expect(await sourceEvents()).toBe(eventsDuring);
+    const inFlight = /^gatewatch_pipeline_batches_in_flight (\d+)/m.exec(
+      await (await fetch(`${url}/metrics`)).text(),
+    );
+    expect(Number(inFlight?.[1])).toBeLessThanOrEqual(4);
+    expect((await rss()) - rssBefore).toBeLessThan(200 * 1024 * 1024);
     const during = await checkpointStore.listCheckpoints(namespace, HUB, "$Default");
     expect(during.map((c) => [c.partitionId, c.sequenceNumber]).sort()).toEqual(
       before.map((c) => [c.partitionId, c.sequenceNumber]).sort(),
@@ -242,6 +273,7 @@ describe("gatewatch run --source eventhubs", () => {
   });
 
   it("fails fast with a clear message on an unknown consumer group", async () => {
+    await clickhouse.fault("none");
     const svc = service(["--eventhub-consumer-group", "no-such-group"]);
     const code = await svc.exited;
     expect(code).not.toBe(0);

@@ -24,6 +24,7 @@ import {
   type TokenCredential,
 } from "@azure/event-hubs";
 import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
+import pRetry from "p-retry";
 import { ContainerClient } from "@azure/storage-blob";
 import type { GatewatchError} from "@gatewatch/pipeline";
 import { type BatchHandler, type Source } from "@gatewatch/pipeline";
@@ -95,6 +96,8 @@ export interface EventHubsSourceOptions {
 }
 
 interface PartitionState {
+  /** False until the batch log has been read for this partition. */
+  loaded: boolean;
   /** The logged range to cut again first, if the partition resumes inside it. */
   resume: { firstSeq: number; lastSeq: number } | null;
   /** Events of the resume range received so far. */
@@ -140,11 +143,11 @@ export class EventHubsSource implements Source {
       this.#sourceId = `eventhubs:${client.fullyQualifiedNamespace}/${props.name}/${consumerGroup}`;
       subscription = client.subscribe(
         {
-          processInitialize: async (ctx) => {
+          processInitialize: (ctx) => {
             this.#owned.add(ctx.partitionId);
+            this.#partitions.set(ctx.partitionId, { loaded: false, resume: null, held: [] });
             this.#opts.observer?.onOwnership?.(ctx.partitionId, true);
-            const resume = await this.#opts.lastLoggedBatch(this.#sourceId, ctx.partitionId);
-            this.#partitions.set(ctx.partitionId, { resume, held: [] });
+            return Promise.resolve();
           },
           processClose: (reason, ctx) => {
             this.#owned.delete(ctx.partitionId);
@@ -168,6 +171,9 @@ export class EventHubsSource implements Source {
           skipParsingBodyAsJson: true,
           trackLastEnqueuedEventProperties: true,
           maxBatchSize: this.#opts.maxBatchSize ?? 500,
+          // The SDK tops up AMQP credit by this much per receive call (default 3 × batch); smaller
+          // top-ups mean less is buffered in the client while the pipeline is blocked.
+          prefetchCount: (this.#opts.maxBatchSize ?? 500) * 2,
           maxWaitTimeInSeconds: this.#opts.maxWaitTimeInSeconds ?? 1,
           startPosition: this.#startPosition(),
         },
@@ -200,7 +206,25 @@ export class EventHubsSource implements Source {
     signal: AbortSignal,
   ): Promise<void> {
     if (events.length === 0 || signal.aborted) return;
-    const state = this.#partitions.get(ctx.partitionId) ?? { resume: null, held: [] };
+    let state = this.#partitions.get(ctx.partitionId);
+    if (!state) {
+      state = { loaded: false, resume: null, held: [] };
+      this.#partitions.set(ctx.partitionId, state);
+    }
+    if (!state.loaded) {
+      // Nothing of this partition may be written before we know where the last stop left off;
+      // while the store is unreachable the partition waits here (and the client stops pulling).
+      state.resume = await pRetry(() => this.#opts.lastLoggedBatch(this.#sourceId, ctx.partitionId), {
+        forever: true,
+        retries: 16,
+        minTimeout: 200,
+        maxTimeout: 5000,
+        randomize: true,
+        signal,
+        onFailedAttempt: (e) => this.#opts.observer?.onReceiveError?.("transient", ctx.partitionId, e),
+      });
+      state.loaded = true;
+    }
     let pending = events;
     if (state.resume) {
       const { firstSeq, lastSeq } = state.resume;
