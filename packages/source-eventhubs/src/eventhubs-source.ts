@@ -14,6 +14,7 @@
  */
 import {
   EventHubConsumerClient,
+  RetryMode,
   earliestEventPosition,
   latestEventPosition,
   type CheckpointStore,
@@ -192,8 +193,10 @@ export class EventHubsSource implements Source {
         clearTimeout(timer);
       }
     } finally {
-      await subscription?.close().catch(() => undefined);
-      await client.close().catch(() => undefined);
+      // A connection dropping while the SDK closes its links can leave close() pending for good
+      // (seen with rhea-promise); the process must still shut down.
+      await withTimeout(subscription?.close(), CLOSE_TIMEOUT_MS);
+      await withTimeout(client.close(), CLOSE_TIMEOUT_MS);
       this.#owned.clear();
     }
     if (fatal) throw fatal;
@@ -323,6 +326,9 @@ export class EventHubsSource implements Source {
   #client(consumerGroup: string, store: CheckpointStore): EventHubConsumerClient {
     const c = this.#opts.connection;
     const options = {
+      // The SDK's default is a fixed 30 s pause before re-attaching a dropped link: one blip
+      // would stall a partition for half a minute.
+      retryOptions: { mode: RetryMode.Exponential, retryDelayInMs: 500, maxRetryDelayInMs: 30_000, maxRetries: 8 },
       loadBalancingOptions: {
         strategy: this.#opts.strategy ?? "balanced",
         updateIntervalInMs: this.#opts.updateIntervalMs ?? 10_000,
@@ -343,6 +349,16 @@ export class EventHubsSource implements Source {
       options,
     );
   }
+}
+
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/** Waits for `p` (errors ignored) at most `ms`. */
+async function withTimeout(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function toBytes(body: unknown): Uint8Array {
