@@ -100,7 +100,9 @@ export function buildProgram(): Command {
       )
       .argument("<files...>", "files to replay, in order; - for stdin")
       .addOption(
-        new Option("--format <format>", "input format").choices(["auto", "ndjson", "json", "avro"]).default("auto"),
+        new Option("--format <format>", "input format")
+          .choices(["auto", "ndjson", "json", "avro"])
+          .default("auto"),
       )
       .option("--no-progress", "no progress bar"),
     PIPELINE_KEYS,

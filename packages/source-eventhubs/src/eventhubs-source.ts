@@ -27,7 +27,7 @@ import {
 import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
 import pRetry from "p-retry";
 import { ContainerClient } from "@azure/storage-blob";
-import type { GatewatchError} from "@gatewatch/pipeline";
+import type { GatewatchError } from "@gatewatch/pipeline";
 import { type BatchHandler, type Source } from "@gatewatch/pipeline";
 import { classifyEventHubsError, type ReceiveErrorKind } from "./errors.js";
 
@@ -328,7 +328,12 @@ export class EventHubsSource implements Source {
     const options = {
       // The SDK's default is a fixed 30 s pause before re-attaching a dropped link: one blip
       // would stall a partition for half a minute.
-      retryOptions: { mode: RetryMode.Exponential, retryDelayInMs: 500, maxRetryDelayInMs: 30_000, maxRetries: 8 },
+      retryOptions: {
+        mode: RetryMode.Exponential,
+        retryDelayInMs: 500,
+        maxRetryDelayInMs: 30_000,
+        maxRetries: 8,
+      },
       loadBalancingOptions: {
         strategy: this.#opts.strategy ?? "balanced",
         updateIntervalInMs: this.#opts.updateIntervalMs ?? 10_000,
