@@ -184,14 +184,9 @@ export class EventHubsSource implements Source {
         else signal.addEventListener("abort", () => resolve(), { once: true });
       });
       await Promise.race([aborted, failed]);
-      if (this.#unacked.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...this.#unacked]),
-          new Promise((resolve) => (timer = setTimeout(resolve, this.#opts.drainTimeoutMs ?? 30_000))),
-        ]);
-        clearTimeout(timer);
-      }
+      // Checkpoints need the open client: let batches already handed over finish first.
+      if (!fatal)
+        await withTimeout(Promise.allSettled([...this.#unacked]), this.#opts.drainTimeoutMs ?? 30_000);
     } finally {
       // A connection dropping while the SDK closes its links can leave close() pending for good
       // (seen with rhea-promise); the process must still shut down.
