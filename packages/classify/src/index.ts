@@ -15,6 +15,7 @@ export type {
   UnsupportedOutput,
 } from "./output.js";
 export { addToSummary, newSummary } from "./summary.js";
+export { renderCauseDoc, renderCauseIndex } from "./cause-docs.js";
 export type { ClassifySummary } from "./summary.js";
 export { Origin } from "./types.js";
 export type { CauseId, CauseInfo, Classification, ClassifyOptions, RuleId, Severity } from "./types.js";

@@ -2,7 +2,10 @@
  * The `gatewatch` command. Parsing is commander's; every setting flag is generated from the
  * configuration table so flags, environment variables and the README cannot drift apart.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
+import { CAUSE_IDS, renderCauseDoc, renderCauseIndex } from "@gatewatch/classify";
 import {
   SETTINGS,
   createLogger,
@@ -170,6 +173,19 @@ export function buildProgram(): Command {
     await store.close();
     process.stdout.write(JSON.stringify({ store: store.describe(), version }) + "\n");
   });
+
+  program
+    .command("docs")
+    .description(
+      "Write one Markdown page per cause (what it means, what produces it, what to check first) and an index.",
+    )
+    .option("--out <dir>", "output directory", "docs/causes")
+    .action((opts: { out: string }) => {
+      mkdirSync(opts.out, { recursive: true });
+      for (const id of CAUSE_IDS) writeFileSync(join(opts.out, `${id}.md`), renderCauseDoc(id));
+      writeFileSync(join(opts.out, "README.md"), renderCauseIndex());
+      process.stdout.write(JSON.stringify({ out: opts.out, pages: CAUSE_IDS.length + 1 }) + "\n");
+    });
 
   return program;
 }
