@@ -55,7 +55,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ["packages/records/src/**", "packages/classify/src/**", "packages/pipeline/src/**"],
+    files: [
+      "packages/records/src/**",
+      "packages/classify/src/**",
+      "packages/pipeline/src/**",
+      "packages/alerting/src/**",
+    ],
     rules: pureImportBans,
   },
   { files: ["packages/cli/**", "bench/**", "test/fixtures/**"], rules: { "no-console": "off" } },

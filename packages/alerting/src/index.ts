@@ -1,0 +1,6 @@
+export {
+  buildPrometheusRules,
+  SPIKE_FACTOR,
+  SPIKE_FLOOR_PER_SECOND,
+  spikeCauses,
+} from "./prometheus-rules.js";
