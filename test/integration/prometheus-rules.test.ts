@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CATALOG } from "@gatewatch/classify";
 import { buildPrometheusRules } from "@gatewatch/alerting";
-import { ROOT } from "../helpers/cli.js";
+import { ROOT, runCli } from "../helpers/cli.js";
 
 const run = promisify(execFile);
 const RULES = join(ROOT, "deploy/prometheus/gatewatch.rules.yml");
@@ -53,6 +53,12 @@ describe("Prometheus rules", () => {
       readFileSync(RULES, "utf8"),
       "stale: run npx tsc -b packages/alerting && node deploy/prometheus/generate.mjs",
     ).toBe(buildPrometheusRules());
+  });
+
+  it("are what `gatewatch rules` prints", async () => {
+    const r = await runCli(["rules"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(buildPrometheusRules());
   });
 
   it("have one spike alert per alerting cause, with its catalog severity and origin", () => {

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { buildPrometheusRules } from "@gatewatch/alerting";
 import { CAUSE_IDS, renderCauseDoc, renderCauseIndex } from "@gatewatch/classify";
 import {
   SETTINGS,
@@ -185,6 +186,16 @@ export function buildProgram(): Command {
       for (const id of CAUSE_IDS) writeFileSync(join(opts.out, `${id}.md`), renderCauseDoc(id));
       writeFileSync(join(opts.out, "README.md"), renderCauseIndex());
       process.stdout.write(JSON.stringify({ out: opts.out, pages: CAUSE_IDS.length + 1 }) + "\n");
+    });
+
+  program
+    .command("rules")
+    .description("Print (or write) the Prometheus rule file generated from the cause catalog.")
+    .option("--out <file>", "write to this file instead of standard output")
+    .action((opts: { out?: string }) => {
+      const rules = buildPrometheusRules();
+      if (opts.out) writeFileSync(opts.out, rules);
+      else process.stdout.write(rules);
     });
 
   return program;
