@@ -165,4 +165,33 @@ describe("replay under ClickHouse faults", () => {
     ).toBe(true);
     expect(svc.logs.find((l) => l.msg === "gatewatch stopped")).toMatchObject({ exitCode: 1 });
   });
+
+  it("exits at once on a second signal while a drain is still waiting for ClickHouse", async () => {
+    const svc = startCli([
+      "run",
+      "--store",
+      store,
+      "--listen-port",
+      "0",
+      "--demo-rate",
+      "400",
+      "--shutdown-timeout-seconds",
+      "60",
+      "--insert-max-delay-ms",
+      "300",
+    ]);
+    await svc.waitForLog("gatewatch running");
+    await server.fault("error", 1_000_000);
+    await svc.waitForLog("insert failed, retrying");
+    svc.child.kill("SIGTERM");
+    await svc.waitForLog("shutting down: stop reading, drain, flush");
+    svc.child.kill("SIGINT");
+    const code = await svc.exited;
+    await server.fault("none");
+    expect(code).toBe(130);
+    expect(
+      svc.logs.some((l) => l.msg === "second signal: exiting now; unstored batches were not acknowledged"),
+    ).toBe(true);
+    expect(svc.logs.some((l) => l.msg === "gatewatch stopped")).toBe(false);
+  });
 });
