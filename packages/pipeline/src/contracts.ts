@@ -28,6 +28,14 @@ export interface SourceBatch {
    * batch again exactly and its rows deduplicate (see the store's batch log).
    */
   readonly logged?: boolean;
+  /**
+   * Set by sources whose partitions can move to another consumer (Kafka). Checked when the batch is
+   * admitted: a batch that became stale while it waited (its partition was revoked) is dropped
+   * before any of it is written, so the new owner is the only one to write that range.
+   */
+  readonly isStale?: () => boolean;
+  /** Called once the batch's range is in the batch log (`logged` batches only). */
+  readonly onLogged?: () => void;
 }
 
 /**

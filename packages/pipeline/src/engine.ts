@@ -46,6 +46,8 @@ export interface EngineStats {
   batches: number;
   bodies: number;
   acked: number;
+  /** Batches their source gave up (stale) before admission. */
+  dropped: number;
 }
 
 export class Engine<R> {
@@ -54,7 +56,7 @@ export class Engine<R> {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   #failure: GatewatchError | undefined;
-  readonly stats: EngineStats = { batches: 0, bodies: 0, acked: 0 };
+  readonly stats: EngineStats = { batches: 0, bodies: 0, acked: 0, dropped: 0 };
 
   constructor(
     private readonly classifier: Classifier<R>,
@@ -72,6 +74,11 @@ export class Engine<R> {
     if (this.#failure || this.#abort.signal.aborted) {
       this.#slots.release();
       this.#throwIfStopped();
+    }
+    if (batch.isStale?.()) {
+      this.#slots.release();
+      this.stats.dropped++;
+      return;
     }
     const laneKey = `${batch.source}\u0000${batch.partition}`;
     let lane = this.#lanes.get(laneKey);

@@ -5,3 +5,6 @@ export { AckTracker } from "./ack-tracker.js";
 export { Semaphore } from "./semaphore.js";
 export { Engine } from "./engine.js";
 export type { Classifier, Sink, EngineHooks, EngineOptions, EngineStats } from "./engine.js";
+export { BatchResume } from "./batch-resume.js";
+export type { SeqRange, ResumeCut } from "./batch-resume.js";
+export { splitBatches } from "./split-batches.js";

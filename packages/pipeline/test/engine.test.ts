@@ -86,6 +86,34 @@ describe("Engine", () => {
     await engine.drain();
   });
 
+  it("drops a batch that became stale while it waited for admission, without classifying it", async () => {
+    const gate = deferred();
+    const classified: number[] = [];
+    const acks: string[] = [];
+    const engine = new Engine<number>(
+      (b) => {
+        classified.push(b.firstSeq);
+        return Promise.resolve(0);
+      },
+      () => gate.promise,
+      { maxInFlight: 1 },
+    );
+    await engine.handle(batch("p", 1, acks));
+    let stale = false;
+    const waiting = engine.handle({ ...batch("p", 2, acks), isStale: () => stale });
+    stale = true; // e.g. the partition was revoked while the source waited
+    gate.resolve();
+    await waiting;
+    await engine.drain();
+    expect(classified).toEqual([1]);
+    expect(acks).toEqual(["p:1"]);
+    expect(engine.stats.dropped).toBe(1);
+    // The slot was given back.
+    await engine.handle(batch("p", 3, acks));
+    await engine.drain();
+    expect(acks).toEqual(["p:1", "p:3"]);
+  });
+
   it("does not acknowledge the failed batch or anything after it, and refuses new batches", async () => {
     const acks: string[] = [];
     const fatal: GatewatchError[] = [];

@@ -28,7 +28,7 @@ import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
 import pRetry from "p-retry";
 import { ContainerClient } from "@azure/storage-blob";
 import type { GatewatchError } from "@gatewatch/pipeline";
-import { type BatchHandler, type Source } from "@gatewatch/pipeline";
+import { BatchResume, type BatchHandler, type Source } from "@gatewatch/pipeline";
 import { classifyEventHubsError, type ReceiveErrorKind } from "./errors.js";
 
 /** Where to start in a partition that has no checkpoint. */
@@ -97,12 +97,8 @@ export interface EventHubsSourceOptions {
 }
 
 interface PartitionState {
-  /** False until the batch log has been read for this partition. */
-  loaded: boolean;
-  /** The logged range to cut again first, if the partition resumes inside it. */
-  resume: { firstSeq: number; lastSeq: number } | null;
-  /** Events of the resume range received so far. */
-  held: ReceivedEventData[];
+  /** Null until the batch log has been read for this partition. */
+  resume: BatchResume<ReceivedEventData> | null;
 }
 
 export class EventHubsSource implements Source {
@@ -146,7 +142,7 @@ export class EventHubsSource implements Source {
         {
           processInitialize: (ctx) => {
             this.#owned.add(ctx.partitionId);
-            this.#partitions.set(ctx.partitionId, { loaded: false, resume: null, held: [] });
+            this.#partitions.set(ctx.partitionId, { resume: null });
             this.#opts.observer?.onOwnership?.(ctx.partitionId, true);
             return Promise.resolve();
           },
@@ -206,13 +202,13 @@ export class EventHubsSource implements Source {
     if (events.length === 0 || signal.aborted) return;
     let state = this.#partitions.get(ctx.partitionId);
     if (!state) {
-      state = { loaded: false, resume: null, held: [] };
+      state = { resume: null };
       this.#partitions.set(ctx.partitionId, state);
     }
-    if (!state.loaded) {
+    if (!state.resume) {
       // Nothing of this partition may be written before we know where the last stop left off;
       // while the store is unreachable the partition waits here (and the client stops pulling).
-      state.resume = await pRetry(() => this.#opts.lastLoggedBatch(this.#sourceId, ctx.partitionId), {
+      const range = await pRetry(() => this.#opts.lastLoggedBatch(this.#sourceId, ctx.partitionId), {
         forever: true,
         retries: 16,
         minTimeout: 200,
@@ -221,29 +217,15 @@ export class EventHubsSource implements Source {
         signal,
         onFailedAttempt: (e) => this.#opts.observer?.onReceiveError?.("transient", ctx.partitionId, e),
       });
-      state.loaded = true;
+      state.resume = new BatchResume(range, (e) => e.sequenceNumber);
     }
-    let pending = events;
-    if (state.resume) {
-      const { firstSeq, lastSeq } = state.resume;
-      // Everything before the logged range is stored; the range itself is cut again exactly.
-      pending = pending.filter((e) => e.sequenceNumber >= firstSeq);
-      if (pending.length > 0 && pending[0]!.sequenceNumber > firstSeq && state.held.length === 0) {
-        // The logged range is no longer in the hub (retention): nothing to re-cut.
-        state.resume = null;
-      } else {
-        state.held.push(...pending.filter((e) => e.sequenceNumber <= lastSeq));
-        pending = pending.filter((e) => e.sequenceNumber > lastSeq);
-        const last = state.held[state.held.length - 1];
-        if (!last || last.sequenceNumber < lastSeq) return; // wait for the rest of the range
-        this.#opts.observer?.onResume?.(ctx.partitionId, state.resume);
-        const held = state.held;
-        state.resume = null;
-        state.held = [];
-        await this.#emitBatch(held, ctx, emit, signal);
-      }
+    const range = state.resume.range;
+    const { recut, rest } = state.resume.take(events);
+    if (recut) {
+      this.#opts.observer?.onResume?.(ctx.partitionId, range!);
+      await this.#emitBatch(recut, ctx, emit, signal);
     }
-    if (pending.length > 0) await this.#emitBatch(pending, ctx, emit, signal);
+    if (rest.length > 0) await this.#emitBatch(rest, ctx, emit, signal);
   }
 
   /** Emits one batch and waits until it is stored and checkpointed (or the source stops). */
