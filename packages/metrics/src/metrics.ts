@@ -47,6 +47,9 @@ export class GatewatchMetrics {
   readonly #lagSeconds: Gauge<"partition">;
   readonly #owned: Gauge;
   readonly #receiveErrors: Counter<"kind">;
+  readonly #commitDuration: Histogram;
+  readonly #rebalances: Counter;
+  readonly #throttle: Counter;
   readonly #checkpointAt = new Map<string, number>();
 
   constructor(options: MetricsOptions) {
@@ -149,7 +152,7 @@ export class GatewatchMetrics {
     });
     this.#lagEvents = new Gauge({
       name: MetricNames.sourceLagEvents,
-      help: "Events enqueued in the partition after the last one received (consumer lag).",
+      help: "Consumer lag by partition, events: Event Hubs, enqueued after the last one received; Kafka, high watermark minus committed offset.",
       labelNames: ["partition"],
       registers,
     });
@@ -180,6 +183,22 @@ export class GatewatchMetrics {
       name: MetricNames.receiveErrors,
       help: "Receive errors by kind (configuration, ownership, transient, checkpoint, other).",
       labelNames: ["kind"],
+      registers,
+    });
+    this.#commitDuration = new Histogram({
+      name: MetricNames.commitDuration,
+      help: "Time to write a checkpoint or commit offsets, seconds.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#rebalances = new Counter({
+      name: MetricNames.rebalances,
+      help: "Consumer-group rebalances this replica took part in (Kafka).",
+      registers,
+    });
+    this.#throttle = new Counter({
+      name: MetricNames.throttle,
+      help: "Time the broker asked the client to hold back (throttle_time_ms), seconds. Event Hubs' Kafka endpoint signals throttling only through this.",
       registers,
     });
     if (options.processMetrics ?? true)
@@ -250,8 +269,30 @@ export class GatewatchMetrics {
     if (lagSeconds !== null) this.#lagSeconds.set({ partition }, lagSeconds);
   }
 
-  observeCheckpoint(partition: string): void {
+  /** Consumer lag of `partition`, events. */
+  setSourceLag(partition: string, lagEvents: number): void {
+    this.#lagEvents.set({ partition }, lagEvents);
+  }
+
+  /** A checkpoint (or offset commit) of `partition` that took `seconds`, when measured. */
+  observeCheckpoint(partition: string, seconds?: number): void {
     this.#checkpointAt.set(partition, Date.now());
+    if (seconds !== undefined) this.#commitDuration.observe(seconds);
+  }
+
+  /** Drops the per-partition series of a partition this replica no longer owns. */
+  forgetPartition(partition: string): void {
+    this.#checkpointAt.delete(partition);
+    this.#lagEvents.remove({ partition });
+    this.#lagSeconds.remove({ partition });
+  }
+
+  countRebalance(): void {
+    this.#rebalances.inc();
+  }
+
+  addThrottle(seconds: number): void {
+    this.#throttle.inc(seconds);
   }
 
   setOwnedPartitions(n: number): void {

@@ -20,4 +20,7 @@ export const MetricNames = {
   checkpointAge: "gatewatch_source_checkpoint_age_seconds",
   ownedPartitions: "gatewatch_source_owned_partitions",
   receiveErrors: "gatewatch_source_receive_errors_total",
+  commitDuration: "gatewatch_source_commit_duration_seconds",
+  rebalances: "gatewatch_source_rebalances_total",
+  throttle: "gatewatch_source_throttle_seconds_total",
 } as const;

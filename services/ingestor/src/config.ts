@@ -48,6 +48,15 @@ function optional<T>(
   return { env: `GATEWATCH_${env}`, flag: `--${flag}`, schema, expect, default: undefined, doc, secret };
 }
 
+/** A comma-separated list of non-empty items matching `item`. */
+const list = (item: RegExp) =>
+  z
+    .string()
+    .transform((v) => v.split(",").map((x) => x.trim()))
+    .pipe(z.array(z.string().regex(item)).min(1));
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
 const startPosition = z.union([
   z.enum(["latest", "earliest"]),
   z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
@@ -66,10 +75,10 @@ export const SETTINGS = {
   source: setting(
     "SOURCE",
     "source",
-    z.enum(["demo", "eventhubs"]),
-    "demo or eventhubs",
+    z.enum(["demo", "eventhubs", "kafka"]),
+    "demo, eventhubs or kafka",
     "demo",
-    "Input of `gatewatch run`: the built-in demo generator or Azure Event Hubs (AMQP).",
+    "Input of `gatewatch run`: the built-in demo generator, Azure Event Hubs (AMQP) or Kafka (any Kafka, or the Event Hubs Kafka endpoint).",
   ),
   listenHost: setting(
     "LISTEN_HOST",
@@ -308,6 +317,95 @@ export const SETTINGS = {
     "gatewatch-checkpoints",
     "Blob container for checkpoints and ownership; created when missing.",
   ),
+  kafkaBrokers: optional(
+    "KAFKA_BROKERS",
+    "kafka-brokers",
+    list(/^[A-Za-z0-9.-]+:\d{1,5}$/),
+    "comma-separated host:port pairs",
+    "Kafka bootstrap brokers.",
+  ),
+  kafkaTopics: optional(
+    "KAFKA_TOPICS",
+    "kafka-topics",
+    list(/^[A-Za-z0-9._-]{1,249}$/),
+    "comma-separated topic names",
+    "Topics to read (Event Hubs: the event hub names).",
+  ),
+  kafkaGroup: setting(
+    "KAFKA_GROUP",
+    "kafka-group",
+    z.string().min(1).max(255),
+    "a consumer group id",
+    "gatewatch",
+    "Consumer group; every replica of one deployment uses the same, and partitions are shared among them.",
+  ),
+  kafkaStart: setting(
+    "KAFKA_START",
+    "kafka-start",
+    z.enum(["latest", "earliest"]),
+    "latest or earliest",
+    "latest",
+    "Where a partition without a committed offset starts.",
+  ),
+  kafkaTls: setting(
+    "KAFKA_TLS",
+    "kafka-tls",
+    bool,
+    "true or false",
+    false,
+    "Connect with TLS (the system CAs, or GATEWATCH_KAFKA_CA_FILE).",
+  ),
+  kafkaCaFile: optional(
+    "KAFKA_CA_FILE",
+    "kafka-ca-file",
+    z.string().min(1),
+    "a path to a PEM file",
+    "PEM file of the CA(s) that signed the brokers' certificates, instead of the system CAs.",
+  ),
+  kafkaCertFile: optional(
+    "KAFKA_CERT_FILE",
+    "kafka-cert-file",
+    z.string().min(1),
+    "a path to a PEM file",
+    "Client certificate (PEM) for brokers that require mutual TLS; with GATEWATCH_KAFKA_KEY_FILE.",
+  ),
+  kafkaKeyFile: optional(
+    "KAFKA_KEY_FILE",
+    "kafka-key-file",
+    z.string().min(1),
+    "a path to a PEM file",
+    "Private key (PEM) of the client certificate.",
+  ),
+  kafkaSaslMechanism: optional(
+    "KAFKA_SASL_MECHANISM",
+    "kafka-sasl-mechanism",
+    z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
+    "plain, scram-sha-256 or scram-sha-512",
+    "SASL mechanism; needs GATEWATCH_KAFKA_USERNAME and GATEWATCH_KAFKA_PASSWORD. Use TLS with plain.",
+  ),
+  kafkaUsername: optional(
+    "KAFKA_USERNAME",
+    "kafka-username",
+    z.string().min(1),
+    "a user name",
+    "SASL user name.",
+  ),
+  kafkaPassword: optional(
+    "KAFKA_PASSWORD",
+    "kafka-password",
+    z.string().min(1),
+    "a password",
+    "SASL password.",
+    true,
+  ),
+  kafkaPreset: setting(
+    "KAFKA_PRESET",
+    "kafka-preset",
+    z.enum(["none", "eventhubs"]),
+    "none or eventhubs",
+    "none",
+    "eventhubs: read the Event Hubs Kafka endpoint; brokers, topic, TLS and SASL come from GATEWATCH_EVENTHUB_CONNECTION_STRING and GATEWATCH_EVENTHUB_NAME.",
+  ),
   demoRate: setting(
     "DEMO_RATE",
     "demo-rate",
@@ -421,8 +519,51 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): Config {
       );
     }
   }
+  if (out.source === "kafka") problems.push(...kafkaProblems(out));
   if (problems.length > 0 || !storeTarget) {
     throw new GatewatchError("config_invalid", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }
   return { ...(out as Values), storeTarget };
+}
+
+/** Cross-checks of the Kafka settings (each message names the settings involved). */
+function kafkaProblems(out: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const given = (key: keyof Settings) => out[key] !== undefined;
+  if (out.kafkaPreset === "eventhubs") {
+    if (!given("eventhubConnectionString"))
+      problems.push("GATEWATCH_KAFKA_PRESET=eventhubs needs GATEWATCH_EVENTHUB_CONNECTION_STRING");
+    else if (!given("eventhubName") && !/EntityPath=/i.test(String(out.eventhubConnectionString)))
+      problems.push(
+        "GATEWATCH_KAFKA_PRESET=eventhubs needs GATEWATCH_EVENTHUB_NAME when the connection string has no EntityPath",
+      );
+    for (const key of [
+      "kafkaBrokers",
+      "kafkaTopics",
+      "kafkaSaslMechanism",
+      "kafkaUsername",
+      "kafkaPassword",
+    ] as const)
+      if (given(key))
+        problems.push(
+          `${SETTINGS[key].env} cannot be combined with GATEWATCH_KAFKA_PRESET=eventhubs (the preset derives it from the connection string)`,
+        );
+    return problems;
+  }
+  if (!given("kafkaBrokers")) problems.push("--source kafka needs GATEWATCH_KAFKA_BROKERS");
+  if (!given("kafkaTopics")) problems.push("--source kafka needs GATEWATCH_KAFKA_TOPICS");
+  if (given("kafkaSaslMechanism") && (!given("kafkaUsername") || !given("kafkaPassword")))
+    problems.push(
+      "GATEWATCH_KAFKA_SASL_MECHANISM needs GATEWATCH_KAFKA_USERNAME and GATEWATCH_KAFKA_PASSWORD",
+    );
+  if (!given("kafkaSaslMechanism") && (given("kafkaUsername") || given("kafkaPassword")))
+    problems.push(
+      "GATEWATCH_KAFKA_USERNAME and GATEWATCH_KAFKA_PASSWORD need GATEWATCH_KAFKA_SASL_MECHANISM",
+    );
+  for (const key of ["kafkaCaFile", "kafkaCertFile", "kafkaKeyFile"] as const)
+    if (given(key) && out.kafkaTls !== true)
+      problems.push(`${SETTINGS[key].env} needs GATEWATCH_KAFKA_TLS=true`);
+  if (given("kafkaCertFile") !== given("kafkaKeyFile"))
+    problems.push("GATEWATCH_KAFKA_CERT_FILE and GATEWATCH_KAFKA_KEY_FILE go together");
+  return problems;
 }

@@ -66,8 +66,10 @@ export function createPipeline(config: Config, store: ClickHouseStore, log: Logg
   const engine = new Engine<ClassifyResult>(
     (batch) => pool.classify(batch),
     async (batch, result, signal) => {
-      if (batch.logged)
+      if (batch.logged) {
         await writer.logBatch(batch.source, batch.partition, batch.firstSeq, batch.lastSeq, signal);
+        batch.onLogged?.();
+      }
       await writer.write(
         result.tables.map((t) => ({ table: t.table, data: t.data, rows: t.rows })),
         batchToken(batch, result.contentHash),

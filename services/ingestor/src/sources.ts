@@ -1,12 +1,14 @@
 /**
  * Builds the configured input of `gatewatch run`. The only place that knows every source adapter.
  */
+import { readFileSync } from "node:fs";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { Logger } from "pino";
 import type { GatewatchMetrics } from "@gatewatch/metrics";
-import type { Source } from "@gatewatch/pipeline";
+import { GatewatchError, type Source } from "@gatewatch/pipeline";
 import { DemoSource } from "@gatewatch/source-demo";
 import { EventHubsSource } from "@gatewatch/source-eventhubs";
+import { KafkaSource, eventHubsKafkaSettings, type KafkaSourceOptions } from "@gatewatch/source-kafka";
 import type { ClickHouseStore } from "@gatewatch/store-clickhouse";
 import type { Config } from "./config.js";
 
@@ -32,6 +34,7 @@ export function createSource(
       },
     });
   }
+  if (config.source === "kafka") return createKafkaSource(config, store, metrics, log);
   // One credential for the hub and the storage account when Microsoft Entra ID is used.
   let credential: DefaultAzureCredential | undefined;
   const entra = () => (credential ??= new DefaultAzureCredential());
@@ -77,6 +80,95 @@ export function createSource(
       },
       onResume: (partition, range) =>
         log.info({ partition, ...range }, "re-cutting the batch interrupted by the last stop"),
+    },
+  });
+  return source;
+}
+
+function createKafkaSource(
+  config: Config,
+  store: ClickHouseStore,
+  metrics: GatewatchMetrics,
+  log: Logger,
+): KafkaSource {
+  const file = (path: string | undefined, setting: string): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new GatewatchError(
+        "config_invalid",
+        `${setting}: cannot read ${path}: ${(err as Error).message}`,
+      );
+    }
+  };
+  const ca = file(config.kafkaCaFile, "GATEWATCH_KAFKA_CA_FILE");
+  const cert = file(config.kafkaCertFile, "GATEWATCH_KAFKA_CERT_FILE");
+  const key = file(config.kafkaKeyFile, "GATEWATCH_KAFKA_KEY_FILE");
+  const tlsFiles =
+    ca || cert ? { ...(ca ? { ca: [ca] } : {}), ...(cert && key ? { cert, key } : {}) } : undefined;
+  let connection: Pick<KafkaSourceOptions, "brokers" | "topics" | "ssl" | "sasl" | "tuning">;
+  if (config.kafkaPreset === "eventhubs") {
+    let preset;
+    try {
+      preset = eventHubsKafkaSettings(config.eventhubConnectionString!, config.eventhubName);
+    } catch (err) {
+      throw new GatewatchError(
+        "config_invalid",
+        `GATEWATCH_KAFKA_PRESET=eventhubs: ${(err as Error).message}`,
+      );
+    }
+    connection = { ...preset, ssl: tlsFiles ?? true };
+  } else {
+    connection = {
+      brokers: config.kafkaBrokers!,
+      topics: config.kafkaTopics!,
+      ssl: config.kafkaTls ? (tlsFiles ?? true) : false,
+      ...(config.kafkaSaslMechanism
+        ? {
+            sasl: {
+              mechanism: config.kafkaSaslMechanism,
+              username: config.kafkaUsername!,
+              password: config.kafkaPassword!,
+            },
+          }
+        : {}),
+    };
+  }
+  const source: KafkaSource = new KafkaSource({
+    ...connection,
+    groupId: config.kafkaGroup,
+    start: config.kafkaStart,
+    limits: { maxBodies: config.batchMaxBodies, maxBytes: config.batchMaxBytes },
+    lastLoggedBatch: (src, partition) => store.lastLoggedBatch(src, partition),
+    drainTimeoutMs: config.shutdownTimeoutSeconds * 1000,
+    observer: {
+      onMessages: (partition, messages, bytes, lagEvents, lagSeconds) =>
+        metrics.observeSourceEvents(partition, messages, bytes, lagEvents, lagSeconds),
+      onCommit: (partition, _offset, seconds, lagEvents) => {
+        metrics.observeCheckpoint(partition, seconds);
+        if (lagEvents !== null) metrics.setSourceLag(partition, lagEvents);
+      },
+      onAbandoned: (partition, range) =>
+        log.info(
+          { partition, ...range },
+          "partition revoked before commit: its new owner re-reads the batch",
+        ),
+      onAssignment: (partitions, revoked) => {
+        metrics.countRebalance();
+        metrics.setOwnedPartitions(partitions.length);
+        for (const p of revoked) metrics.forgetPartition(p);
+        log.info({ partitions, revoked }, "kafka partitions assigned");
+      },
+      onThrottle: (ms) => metrics.addThrottle(ms / 1000),
+      onError: (kind, partition, error) => {
+        metrics.countReceiveError(kind);
+        const level = kind === "rebalance" || kind === "transient" ? "warn" : "error";
+        log[level]({ kind, partition, err: error.message }, "kafka error");
+      },
+      onResume: (partition, range) =>
+        log.info({ partition, ...range }, "re-cutting the batch interrupted by the last stop"),
+      onLog: (level, message, fields) => log[level]({ kafkajs: fields }, `kafkajs: ${message}`),
     },
   });
   return source;

@@ -50,6 +50,61 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads the Kafka settings: lists, booleans and the SASL secret", () => {
+    const c = loadConfig({
+      GATEWATCH_SOURCE: "kafka",
+      GATEWATCH_KAFKA_BROKERS: "b1.example.com:9092, b2.example.com:9092",
+      GATEWATCH_KAFKA_TOPICS: "appgw-access,appgw-firewall",
+      GATEWATCH_KAFKA_TLS: "true",
+      GATEWATCH_KAFKA_SASL_MECHANISM: "scram-sha-512",
+      GATEWATCH_KAFKA_USERNAME: "gw",
+      GATEWATCH_KAFKA_PASSWORD: "s3cret",
+      GATEWATCH_KAFKA_START: "earliest",
+    });
+    expect(c).toMatchObject({
+      source: "kafka",
+      kafkaBrokers: ["b1.example.com:9092", "b2.example.com:9092"],
+      kafkaTopics: ["appgw-access", "appgw-firewall"],
+      kafkaTls: true,
+      kafkaSaslMechanism: "scram-sha-512",
+      kafkaGroup: "gatewatch",
+      kafkaStart: "earliest",
+      kafkaPreset: "none",
+    });
+  });
+
+  it("names every missing or conflicting Kafka setting at once", () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ GATEWATCH_SOURCE: "kafka", ...env });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    };
+    const bare = problems({ GATEWATCH_KAFKA_USERNAME: "u", GATEWATCH_KAFKA_CA_FILE: "/ca.pem" });
+    expect(bare).toContain("--source kafka needs GATEWATCH_KAFKA_BROKERS");
+    expect(bare).toContain("--source kafka needs GATEWATCH_KAFKA_TOPICS");
+    expect(bare).toContain(
+      "GATEWATCH_KAFKA_USERNAME and GATEWATCH_KAFKA_PASSWORD need GATEWATCH_KAFKA_SASL_MECHANISM",
+    );
+    expect(bare).toContain("GATEWATCH_KAFKA_CA_FILE needs GATEWATCH_KAFKA_TLS=true");
+    expect(problems({ GATEWATCH_KAFKA_BROKERS: "localhost", GATEWATCH_KAFKA_TOPICS: "t" })).toContain(
+      'GATEWATCH_KAFKA_BROKERS must be comma-separated host:port pairs, got "localhost"',
+    );
+    const preset = problems({
+      GATEWATCH_KAFKA_PRESET: "eventhubs",
+      GATEWATCH_KAFKA_BROKERS: "b:9093",
+      GATEWATCH_EVENTHUB_CONNECTION_STRING:
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v",
+    });
+    expect(preset).toContain(
+      "GATEWATCH_KAFKA_BROKERS cannot be combined with GATEWATCH_KAFKA_PRESET=eventhubs",
+    );
+    expect(preset).toContain("needs GATEWATCH_EVENTHUB_NAME when the connection string has no EntityPath");
+    expect(preset).not.toContain("SharedAccessKey=v");
+  });
+
   it("is documented: the README table lists every variable and flag", () => {
     const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
     for (const s of Object.values(SETTINGS)) {
