@@ -282,7 +282,9 @@ export class KafkaSource implements Source {
       const items = lane.queue.splice(0);
       const range = lane.resume.range;
       const { recut, rest } = lane.resume.take(items);
-      const batches = splitBatches(rest, (m) => m.body.byteLength, this.#opts.limits);
+      const batches = contiguousRuns(rest).flatMap((run) =>
+        splitBatches(run, (m) => m.body.byteLength, this.#opts.limits),
+      );
       if (recut) {
         this.#opts.observer?.onResume?.(lane.key, range!);
         batches.unshift(recut);
@@ -431,6 +433,20 @@ function laneKey(topic: string, partition: number): string {
 
 function toMessage(m: KafkaMessage): Message {
   return { seq: Number(m.offset), body: m.value ?? EMPTY, timestamp: Number(m.timestamp) };
+}
+
+/**
+ * Splits messages where offsets jump (transaction markers, compaction), so that within a batch the
+ * offset of body i is `firstSeq + i`: dead letters record exactly that position.
+ */
+function contiguousRuns(messages: Message[]): Message[][] {
+  const runs: Message[][] = [];
+  for (const m of messages) {
+    const run = runs[runs.length - 1];
+    if (run && run[run.length - 1]!.seq + 1 === m.seq) run.push(m);
+    else runs.push([m]);
+  }
+  return runs;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

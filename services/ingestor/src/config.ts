@@ -347,6 +347,14 @@ export const SETTINGS = {
     "latest",
     "Where a partition without a committed offset starts.",
   ),
+  kafkaSessionTimeoutMs: setting(
+    "KAFKA_SESSION_TIMEOUT_MS",
+    "kafka-session-timeout-ms",
+    positiveInt,
+    "a positive integer",
+    30_000,
+    "A replica that stops heartbeating for this long loses its partitions to the others, milliseconds (heartbeats every third of it, at most 3 s; Event Hubs allows at most 30000).",
+  ),
   kafkaTls: setting(
     "KAFKA_TLS",
     "kafka-tls",

@@ -135,8 +135,14 @@ function createKafkaSource(
         : {}),
     };
   }
+  const tuning = {
+    ...connection.tuning,
+    sessionTimeout: config.kafkaSessionTimeoutMs,
+    heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3))),
+  };
   const source: KafkaSource = new KafkaSource({
     ...connection,
+    tuning,
     groupId: config.kafkaGroup,
     start: config.kafkaStart,
     limits: { maxBodies: config.batchMaxBodies, maxBytes: config.batchMaxBytes },
