@@ -5,6 +5,8 @@
  * exactly, what the produced messages hold, and the group's committed offsets equal the high watermarks.
  */
 import net from "node:net";
+import kafkajs from "kafkajs";
+import SnappyCodec from "kafkajs-snappy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { classifyLine } from "@gatewatch/classify";
@@ -272,11 +274,15 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
         (n, m) => n + Number(m[1]),
         0,
       );
+    const generation = async () => (await broker.stats()).groups[GROUP]!.generation;
+    const generationBefore = await generation();
     await feed.publish(100);
     await sleep(1500);
     const during = await received();
-    await sleep(1500);
+    // Longer than the session timeout (6 s): heartbeats must keep the membership while batches wait.
+    await sleep(6500);
     expect(await received()).toBe(during);
+    expect(await generation()).toBe(generationBefore);
     expect(
       Number(/^gatewatch_pipeline_batches_in_flight (\d+)/m.exec(await metricsOf(url))?.[1]),
     ).toBeLessThanOrEqual(PARTITIONS);
@@ -308,6 +314,29 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
     });
     const rows = await rs.json<{ partition: string; offset: string | number; reason: string }>();
     expect(rows.map((r) => Number(r.offset))).toEqual(offsets);
+    await stop(svc);
+  });
+
+  it("reads gzip- and snappy-compressed record batches", async () => {
+    const svc = service(plain());
+    await svc.waitForLog("gatewatch running");
+    const gen = createDemoGenerator({ seed: 5, ratePerSecond: 200, startTimeMs: Date.UTC(2026, 10, 4) });
+    const gzipped = gen.bodiesAt(0);
+    const snappy = gen.bodiesAt(1);
+    feed.count([...gzipped, ...snappy]);
+    await broker.produce(TOPIC, 2, gzipped, { compression: "gzip" });
+    const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
+    CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+    const producer = new Kafka({ brokers: [broker.brokers], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({
+      topic: TOPIC,
+      compression: CompressionTypes.Snappy,
+      messages: snappy.map((b) => ({ value: Buffer.from(b), partition: 3 })),
+    });
+    await producer.disconnect();
+    await feed.waitForExpected();
+    await feed.waitForCommitted();
     await stop(svc);
   });
 
@@ -371,5 +400,52 @@ describe("gatewatch run --source kafka --kafka-preset eventhubs", { timeout: 240
     expect(await svc.exited).toBe(1);
     expect(JSON.stringify(svc.logs) + svc.stderr()).toMatch(/SASL|authentication/i);
     expect(JSON.stringify(svc.logs) + svc.stderr()).not.toContain("d3Jvbmc=");
+  });
+});
+
+describe("gatewatch run --source kafka over mutual TLS", { timeout: 240_000 }, () => {
+  let secure: KafkaBrokerFixture;
+  const secureFeed = new Feed(() => secure, "kafkamtls");
+
+  beforeAll(async () => {
+    secure = await startKafkaBroker({ tls: { requestClientCert: true }, topics: { [TOPIC]: PARTITIONS } });
+  });
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it("presents the client certificate and trusts the given CA", async () => {
+    await secureFeed.publish(5);
+    const svc = service(
+      [
+        "--kafka-brokers",
+        secure.brokers,
+        "--kafka-topics",
+        TOPIC,
+        "--kafka-tls",
+        "true",
+        "--kafka-ca-file",
+        secure.caFile!,
+        "--kafka-cert-file",
+        secure.clientCertFile!,
+        "--kafka-key-file",
+        secure.clientKeyFile!,
+      ],
+      {},
+      secureFeed.database,
+    );
+    await secureFeed.waitForExpected();
+    await secureFeed.waitForCommitted();
+    await stop(svc);
+  });
+
+  it("refuses a broker whose certificate it cannot verify", async () => {
+    const svc = service(
+      ["--kafka-brokers", secure.brokers, "--kafka-topics", TOPIC, "--kafka-tls", "true"],
+      {},
+      secureFeed.database,
+    );
+    expect(await svc.exited).toBe(1);
+    expect(JSON.stringify(svc.logs) + svc.stderr()).toMatch(/certificate|kafka_config/i);
   });
 });

@@ -15,7 +15,7 @@
  * another consumer before that range is visible to it.
  */
 import type { ConnectionOptions } from "node:tls";
-import {
+import kafkajs, {
   Kafka,
   logLevel,
   type Consumer,
@@ -24,6 +24,7 @@ import {
   type LogEntry,
   type SASLOptions,
 } from "kafkajs";
+import SnappyCodec from "kafkajs-snappy";
 import pRetry, { AbortError } from "p-retry";
 import {
   BatchResume,
@@ -115,6 +116,11 @@ interface Lane {
   highWatermark: number | null;
   committed: number | null;
 }
+
+// kafkajs reads gzip natively; snappy (common among Kafka producers) through this codec. lz4 and zstd
+// need native codecs and are not registered: such batches fail with a clear KafkaJSNotImplemented.
+// (Not named imports: Node's CommonJS export detection does not see these two.)
+kafkajs.CompressionCodecs[kafkajs.CompressionTypes.Snappy] = SnappyCodec;
 
 const EMPTY = new Uint8Array(0);
 const CLOSE_TIMEOUT_MS = 10_000;
