@@ -340,6 +340,22 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
     await stop(svc);
   });
 
+  it("exports the broker's throttle time (how Event Hubs signals throttling)", async () => {
+    await broker.throttle(40);
+    try {
+      const svc = service(plain());
+      const url = String((await svc.waitForLog("gatewatch running")).url);
+      await feed.publish(2);
+      await feed.waitForExpected();
+      const throttled = async () =>
+        Number(/^gatewatch_source_throttle_seconds_total (\S+)/m.exec(await metricsOf(url))?.[1]);
+      await waitUntil("throttle time exported", async () => (await throttled()) > 0, 40);
+      await stop(svc);
+    } finally {
+      await broker.throttle(0);
+    }
+  });
+
   it("fails at once with a clear message when the topic does not exist and cannot be created", async () => {
     const strict = await startKafkaBroker({ autoCreateTopics: false });
     try {
