@@ -1,6 +1,7 @@
 /** Runs the built `gatewatch` binary as a child process, as a user would. */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { installExitHook, live } from "../fixtures/processes.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = fileURLToPath(new URL("../../packages/cli/bin/gatewatch.js", import.meta.url));
@@ -69,8 +70,15 @@ export function startCli(
     }
   });
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  process.once("exit", () => child.kill("SIGKILL"));
+  // Killed with the test process if still running (one shared exit hook, not one listener per child).
+  installExitHook();
+  live.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => {
+      live.delete(child);
+      resolve(code);
+    }),
+  );
   return {
     child,
     logs,
