@@ -217,9 +217,13 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
   it("shares partitions with a second consumer (rebalance) and takes them back when it is killed", async () => {
     const a = service(plain());
     await waitUntil("a owns every partition", () => assigned(a).length === PARTITIONS);
-    await feed.publish(10);
+    // Slow inserts: batches are in flight when the group rebalances; the revoked ones must be either
+    // committed before the partition moves or left to the new owner, and nothing written twice.
+    await clickhouse.fault("stall", 1_000_000, 150);
+    await feed.publish(20);
     const b = service(plain());
     await waitUntil("both consumers own partitions", () => assigned(a).length > 0 && assigned(b).length > 0);
+    await clickhouse.fault("none");
     expect([...assigned(a), ...assigned(b)].sort()).toEqual(
       [...Array(PARTITIONS).keys()].map((p) => `${TOPIC}/${p}`),
     );
@@ -463,5 +467,54 @@ describe("gatewatch run --source kafka over mutual TLS", { timeout: 240_000 }, (
     );
     expect(await svc.exited).toBe(1);
     expect(JSON.stringify(svc.logs) + svc.stderr()).toMatch(/certificate|kafka_config/i);
+  });
+});
+
+describe("gatewatch run --source kafka with SASL SCRAM", { timeout: 240_000 }, () => {
+  const username = "gatewatch";
+  const password = "scr4m-s3cret,=pw";
+  let scram: KafkaBrokerFixture;
+  const scramFeed = new Feed(() => scram, "kafkascram");
+
+  beforeAll(async () => {
+    scram = await startKafkaBroker({
+      sasl: { username, password, mechanisms: ["SCRAM-SHA-512"] },
+      topics: { [TOPIC]: PARTITIONS },
+    });
+  });
+  afterAll(async () => {
+    await scram?.stop();
+  });
+
+  const scramArgs = (pw: string) => [
+    "--kafka-brokers",
+    scram.brokers,
+    "--kafka-topics",
+    TOPIC,
+    "--kafka-sasl-mechanism",
+    "scram-sha-512",
+    "--kafka-username",
+    username,
+    "--kafka-password",
+    pw,
+  ];
+
+  it("authenticates with SCRAM-SHA-512 and stores and commits everything", async () => {
+    await scramFeed.publish(5);
+    const svc = service(scramArgs(password), {}, scramFeed.database);
+    await scramFeed.waitForExpected();
+    await scramFeed.waitForCommitted();
+    await stop(svc);
+    expect(JSON.stringify(svc.logs) + svc.stderr()).not.toContain(password);
+  });
+
+  it("stops with an authentication error when the password is wrong, without logging it", async () => {
+    const wrong = "wr0ng-scr4m-pa55";
+    const svc = service(scramArgs(wrong), {}, scramFeed.database);
+    expect(await svc.exited).toBe(1);
+    const output = JSON.stringify(svc.logs) + svc.stderr();
+    expect(output).toMatch(/SASL|authentication/i);
+    expect(output).not.toContain(wrong);
+    expect((await scram.stats()).authFailures).toBeGreaterThanOrEqual(1);
   });
 });
