@@ -2,6 +2,7 @@
 // uses) and kcat (librdkafka), plus raw protocol requests (kafkajs's own encoders) where a client would hide
 // what the broker did.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -22,6 +23,9 @@ import {
   startKafkaBroker,
   type KafkaBrokerFixture,
   type KafkaBrokerOptions,
+  type KafkajsSaslMechanism,
+  type KafkaSaslCredentials,
+  type KafkaSaslMechanism,
 } from "./fixtures/kafka-broker/index.js";
 
 const require = createRequire(import.meta.url);
@@ -134,7 +138,7 @@ class RawConnection {
   private buf = Buffer.alloc(0);
   private correlationId = 0;
   private readonly waiting = new Map<number, (payload: Buffer) => void>();
-  private tokenAnswer: (() => void) | undefined;
+  private tokenAnswer: ((token: Buffer) => void) | undefined;
   readonly closed: Promise<void>;
 
   private constructor(private readonly socket: net.Socket) {
@@ -143,9 +147,12 @@ class RawConnection {
       while (this.buf.length >= 4 && this.buf.length >= 4 + this.buf.readInt32BE(0)) {
         const frame = this.buf.subarray(4, 4 + this.buf.readInt32BE(0));
         this.buf = this.buf.subarray(4 + frame.length);
-        if (frame.length === 0) {
-          // The answer to a bare SASL token (after SaslHandshake v0) is an empty frame, no correlation id.
-          this.tokenAnswer?.();
+        if (this.tokenAnswer || frame.length === 0) {
+          // The answer to a bare SASL token (after SaslHandshake v0) is a bare token, no correlation id
+          // (PLAIN's success: an empty frame).
+          const answer = this.tokenAnswer;
+          this.tokenAnswer = undefined;
+          answer?.(Buffer.from(frame));
           continue;
         }
         const id = frame.readInt32BE(0);
@@ -188,11 +195,11 @@ class RawConnection {
     return payload;
   }
 
-  /** Sends a bare SASL token (the SaslHandshake v0 flow); resolves on the broker's empty answer frame. */
-  sendToken(token: Buffer): Promise<void> {
+  /** Sends a bare SASL token (the SaslHandshake v0 flow); resolves with the broker's bare answer token. */
+  sendToken(token: Buffer): Promise<Buffer> {
     const size = Buffer.alloc(4);
     size.writeInt32BE(token.length);
-    const answered = new Promise<void>((resolve) => (this.tokenAnswer = resolve));
+    const answered = new Promise<Buffer>((resolve) => (this.tokenAnswer = resolve));
     this.socket.write(Buffer.concat([size, token]));
     return answered;
   }
@@ -200,6 +207,87 @@ class RawConnection {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** kafkajs `sasl` options (kafkajs types them as a union per mechanism: a union-typed mechanism is refused). */
+const saslOptions = (
+  mechanism: KafkajsSaslMechanism,
+  username: string,
+  password: string,
+): KafkaSaslCredentials => ({ mechanism, username, password });
+
+/** A Kafka STRING (int16 length + UTF-8), e.g. the SaslHandshake v0/v1 request body. */
+const kafkaString = (s: string): Buffer => {
+  const b = Buffer.from(s);
+  const size = Buffer.alloc(2);
+  size.writeInt16BE(b.length);
+  return Buffer.concat([size, b]);
+};
+/** Kafka BYTES (int32 length + bytes), e.g. the SaslAuthenticate v0/v1 request body. */
+const kafkaBytes = (b: Buffer): Buffer => {
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(b.length);
+  return Buffer.concat([size, b]);
+};
+/** SaslHandshake v0/v1 response: error_code [enabled_mechanisms]. */
+function saslHandshakeResponse(b: Buffer): { errorCode: number; mechanisms: string[] } {
+  const mechanisms: string[] = [];
+  let pos = 6;
+  for (let i = 0; i < b.readInt32BE(2); i++) {
+    const n = b.readInt16BE(pos);
+    mechanisms.push(b.toString("utf8", pos + 2, pos + 2 + n));
+    pos += 2 + n;
+  }
+  return { errorCode: b.readInt16BE(0), mechanisms };
+}
+/** SaslAuthenticate v0/v1 response: error_code error_message auth_bytes [session_lifetime_ms]. */
+function saslAuthenticateResponse(b: Buffer): { errorCode: number; message: string | null; token: Buffer } {
+  const n = b.readInt16BE(2);
+  const pos = 4 + Math.max(n, 0);
+  return {
+    errorCode: b.readInt16BE(0),
+    message: n < 0 ? null : b.toString("utf8", 4, 4 + n),
+    token: b.subarray(pos + 4, pos + 4 + Math.max(b.readInt32BE(pos), 0)),
+  };
+}
+
+/** The client side of SCRAM (RFC 5802) with node:crypto, for raw exchanges with the broker. */
+function scramClient(mechanism: "SCRAM-SHA-256" | "SCRAM-SHA-512", username: string, password: string) {
+  const [hash, length] = mechanism === "SCRAM-SHA-256" ? ["sha256", 32] : ["sha512", 64];
+  const hmac = (key: Buffer, data: string): Buffer => createHmac(hash, key).update(data).digest();
+  const nonce = randomBytes(18).toString("base64"); // printable, no ','
+  const bare = `n=${username.replaceAll("=", "=3D").replaceAll(",", "=2C")},r=${nonce}`;
+  return {
+    first: Buffer.from(`n,,${bare}`),
+    /** client-final-message for `serverFirst`, and the server signature the broker should answer with. */
+    final(serverFirst: Buffer, pw = password): { message: Buffer; serverSignature: string } {
+      const attrs = new Map(
+        serverFirst
+          .toString()
+          .split(",")
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      );
+      const r = attrs.get("r")!;
+      expect(r.startsWith(nonce) && r.length > nonce.length, "server nonce extends the client's").toBe(true);
+      const salted = pbkdf2Sync(
+        pw,
+        Buffer.from(attrs.get("s")!, "base64"),
+        Number(attrs.get("i")),
+        length,
+        hash,
+      );
+      const clientKey = hmac(salted, "Client Key");
+      const storedKey = createHash(hash).update(clientKey).digest();
+      const withoutProof = `c=biws,r=${r}`;
+      const authMessage = `${bare},${serverFirst.toString()},${withoutProof}`;
+      const clientSignature = hmac(storedKey, authMessage);
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ clientSignature[i]!));
+      return {
+        message: Buffer.from(`${withoutProof},p=${proof.toString("base64")}`),
+        serverSignature: hmac(hmac(salted, "Server Key"), authMessage).toString("base64"),
+      };
+    },
+  };
 }
 
 const memberMetadata = (topics: string[]): Buffer =>
@@ -829,6 +917,142 @@ describe("single-node Kafka broker fixture", () => {
     expect(metadata.readInt32BE(0)).toBe(1); // one broker: authenticated, the request was served
     const stats = await fx.stats();
     expect(stats.authFailures).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(["SCRAM-SHA-256", "SCRAM-SHA-512"] as const)(
+    "SASL/%s: kafkajs and kcat produce and consume; wrong passwords and mechanisms not enabled are refused",
+    async (mechanism) => {
+      // A user name with the characters SCRAM escapes (',' -> =2C, '=' -> =3D) and a password that would
+      // confuse a naive argv or message parser.
+      const username = "gw,scram=user";
+      const password = "--s3:cr;=t,p";
+      const fx = await start({ topics: { scram: 1 }, sasl: { username, password, mechanisms: [mechanism] } });
+      const kafkajsMechanism = mechanism.toLowerCase() as KafkajsSaslMechanism;
+      expect(fx.sasl).toEqual({ mechanism: kafkajsMechanism, username, password });
+      expect(fx.saslMechanisms).toEqual([mechanism]);
+      const producer = client(fx).producer();
+      cleanups.push(() => producer.disconnect());
+      await producer.connect();
+      await producer.send({ topic: "scram", messages: [{ value: `over ${mechanism}` }] });
+      const sasl = (m: string, pw: string): string[] => [
+        ...["-X", "security.protocol=SASL_PLAINTEXT", "-X", `sasl.mechanisms=${m}`],
+        ...["-X", `sasl.username=${username}`, "-X", `sasl.password=${pw}`],
+      ];
+      let r = await kcat(fx, [
+        ...sasl(mechanism, password),
+        ...["-C", "-t", "scram", "-p", "0", "-o", "beginning", "-e", "-q"],
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`over ${mechanism}\n`);
+      r = await kcat(fx, [...sasl(mechanism, password), "-P", "-t", "scram", "-p", "0"], "from kcat\n");
+      expect(r.code, r.stderr).toBe(0);
+      const { got } = await consume(client(fx), `g-${kafkajsMechanism}`, ["scram"]);
+      await waitFor("2 messages", () => got.length === 2);
+      expect(values(got)).toEqual([`over ${mechanism}`, "from kcat"]);
+
+      // A wrong password: SASL_AUTHENTICATION_FAILED with Kafka's message for SCRAM, for both clients.
+      const failure = `Authentication failed during authentication due to invalid credentials with SASL mechanism ${mechanism}`;
+      const bad = client(fx, {
+        sasl: saslOptions(kafkajsMechanism, username, "wrong"),
+        retry: { retries: 0 },
+      }).producer();
+      await expect(bad.connect()).rejects.toThrow(
+        `SASL SCRAM ${mechanism.slice(6).replace("-", "")} authentication failed: ${failure}`,
+      );
+      r = await kcat(fx, [...sasl(mechanism, "wrong"), "-L", "-m", "1"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`SASL authentication error: ${failure}`);
+      expect((await fx.stats()).authFailures).toBeGreaterThanOrEqual(2);
+
+      // The other SCRAM mechanism and PLAIN are not enabled: UNSUPPORTED_SASL_MECHANISM at the handshake.
+      const other = mechanism === "SCRAM-SHA-256" ? "SCRAM-SHA-512" : "SCRAM-SHA-256";
+      for (const m of [other, "PLAIN"] as const) {
+        const refused = client(fx, {
+          sasl: saslOptions(m.toLowerCase() as KafkajsSaslMechanism, username, password),
+          retry: { retries: 0 },
+        }).producer();
+        await expect(refused.connect()).rejects.toThrow(/does not support the requested SASL mechanism/);
+        r = await kcat(fx, [...sasl(m, password), "-L", "-m", "1"]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(
+          `SASL ${m} mechanism handshake failed: Broker: Unsupported SASL mechanism: broker's supported mechanisms: ${mechanism}`,
+        );
+      }
+      expect(fx.stderr()).toMatch(/SASL mechanism "PLAIN" is not enabled/);
+    },
+  );
+
+  it("SASL/SCRAM, raw: the handshake lists the enabled mechanisms; SCRAM over SaslHandshake v0 tokens and SaslAuthenticate; bad proofs and names fail", async () => {
+    const username = "gw,scram=user";
+    const password = "pw";
+    const mechanisms: KafkaSaslMechanism[] = ["SCRAM-SHA-512", "PLAIN"];
+    const fx = await start({ topics: { raw: 1 }, sasl: { username, password, mechanisms } });
+    expect(fx.sasl).toEqual({ mechanism: "scram-sha-512", username, password }); // the first one
+    expect(fx.saslMechanisms).toEqual(mechanisms);
+    for (const mechanism of ["scram-sha-512", "plain"] as const) {
+      const producer = client(fx, { sasl: saslOptions(mechanism, username, password) }).producer();
+      cleanups.push(() => producer.disconnect());
+      await producer.connect();
+      await producer.send({ topic: "raw", messages: [{ value: mechanism }] });
+    }
+    const connect = async (): Promise<RawConnection> => {
+      const c = await RawConnection.connect(fx.port);
+      cleanups.push(() => c.close());
+      return c;
+    };
+    // A mechanism that is not enabled: UNSUPPORTED_SASL_MECHANISM with the enabled list, then closed.
+    const refused = await connect();
+    expect(saslHandshakeResponse(await refused.sendRaw(17, 1, kafkaString("SCRAM-SHA-256")))).toEqual({
+      errorCode: 33,
+      mechanisms,
+    });
+    await refused.closed;
+
+    // SaslHandshake v0: client-first and client-final go as bare tokens, server-first and server-final come
+    // back as bare tokens; then the connection is authenticated.
+    const legacy = await connect();
+    expect(saslHandshakeResponse(await legacy.sendRaw(17, 0, kafkaString("SCRAM-SHA-512")))).toEqual({
+      errorCode: 0,
+      mechanisms,
+    });
+    const scram = scramClient("SCRAM-SHA-512", username, password);
+    const serverFirst = await legacy.sendToken(scram.first);
+    expect(serverFirst.toString()).toMatch(/^r=[^,]+,s=[A-Za-z0-9+/]+=*,i=4096$/);
+    const { message, serverSignature } = scram.final(serverFirst);
+    expect((await legacy.sendToken(message)).toString()).toBe(`v=${serverSignature}`);
+    const allTopics = Buffer.from([0xff, 0xff, 0xff, 0xff]); // Metadata v1 body: null = all topics
+    expect((await legacy.sendRaw(3, 1, allTopics)).readInt32BE(0)).toBe(1); // one broker: served
+
+    // SaslHandshake v1 + SaslAuthenticate v1: a proof made with another password is refused and the connection
+    // closed.
+    const failure = {
+      errorCode: 58,
+      message:
+        "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512",
+    };
+    const tampered = await connect();
+    expect(saslHandshakeResponse(await tampered.sendRaw(17, 1, kafkaString("SCRAM-SHA-512"))).errorCode).toBe(
+      0,
+    );
+    const wrong = scramClient("SCRAM-SHA-512", username, password);
+    const first = saslAuthenticateResponse(await tampered.sendRaw(36, 1, kafkaBytes(wrong.first)));
+    expect(first).toMatchObject({ errorCode: 0, message: null });
+    const final = wrong.final(first.token, "not the password").message;
+    expect(saslAuthenticateResponse(await tampered.sendRaw(36, 1, kafkaBytes(final)))).toMatchObject(failure);
+    await tampered.closed;
+    // RFC 5802 5.1: a '=' in a saslname not followed by 2C or 3D fails; so does the unescaped name (another
+    // user) and an unknown user. All at client-first, with the same message.
+    for (const name of ["gw=scram=user", "gw=2Cscram=user", "nobody"]) {
+      const c = await connect();
+      await c.sendRaw(17, 1, kafkaString("SCRAM-SHA-512"));
+      const token = Buffer.from(`n,,n=${name},r=${randomBytes(9).toString("base64")}`);
+      expect(saslAuthenticateResponse(await c.sendRaw(36, 1, kafkaBytes(token))), name).toMatchObject(
+        failure,
+      );
+      await c.closed;
+    }
+    expect((await fx.stats()).authFailures).toBe(4);
+    expect(fx.stderr()).toMatch(/SASL\/SCRAM-SHA-512 authentication failed \(58: invalid client proof/);
   });
 
   it("TLS + SASL: kafkajs and kcat trusting the generated CA connect; clients that do not trust it fail", async () => {
