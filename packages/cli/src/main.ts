@@ -19,7 +19,7 @@ import {
   type Config,
   type Flags,
 } from "@gatewatch/ingestor";
-import { isGatewatchError } from "@gatewatch/pipeline";
+import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
 import { classifyCommand } from "./classify-command.js";
 import { ReplayProgressView, formatReplaySummary } from "./progress.js";
 
@@ -145,20 +145,36 @@ export function buildProgram(): Command {
       ),
     STORE_KEYS,
   ).action(async (sql: string, opts: Record<string, unknown>) => {
+    for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
+  });
+
+  addSettings(
+    program
+      .command("alerts")
+      .description(
+        "List cause-spike alerts from the alert history: every firing and resolved transition, or with --active the alerts firing now.",
+      )
+      .option("--active", "only alerts whose last transition is firing")
+      .option("--since <duration>", "how far back, e.g. 30m, 24h, 7d", "24h")
+      .option(
+        "--api <url>",
+        "ask a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
+      ),
+    STORE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
     const cfg = config(opts);
-    let rows: Record<string, unknown>[];
-    const holder = typeof opts.api === "string" ? { api: opts.api } : findStoreHolder(cfg.storeTarget);
-    if (holder) {
-      rows = await queryApi(holder.api, sql);
-    } else {
-      const store = await openStore(cfg);
-      try {
-        rows = await store.queryReadOnly(sql);
-      } finally {
-        await store.close();
-      }
-    }
-    for (const row of rows) process.stdout.write(JSON.stringify(row) + "\n");
+    const seconds = parseDuration(String(opts.since));
+    const table = `${cfg.storeTarget.database}.alert_events`;
+    const sql = opts.active
+      ? `SELECT alert_id, argMax(state, at) AS state, any(gateway) AS gateway, any(cause) AS cause,
+                any(severity) AS severity, min(started_at) AS started_at, max(at) AS last_change,
+                argMax(summary, at) AS summary, argMax(description, at) AS description, any(runbook_url) AS runbook_url
+         FROM ${table} GROUP BY alert_id
+         HAVING state = 'firing' AND last_change >= now64(3) - toIntervalSecond(${seconds})
+         ORDER BY started_at`
+      : `SELECT at, state, alert_id, gateway, cause, severity, summary
+         FROM ${table} WHERE at >= now64(3) - toIntervalSecond(${seconds}) ORDER BY at, alert_id`;
+    for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
   });
 
   addSettings(
@@ -199,6 +215,30 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** Runs read-only SQL through the service holding the store (--api, or found next to it), else directly. */
+async function readOnly(opts: Record<string, unknown>, sql: string): Promise<Record<string, unknown>[]> {
+  const cfg = config(opts);
+  const holder = typeof opts.api === "string" ? { api: opts.api } : findStoreHolder(cfg.storeTarget);
+  if (holder) return queryApi(holder.api, sql);
+  const store = await openStore(cfg);
+  try {
+    return await store.queryReadOnly(sql);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `30s`, `15m`, `24h`, `7d` → seconds; a usage error otherwise. */
+function parseDuration(text: string): number {
+  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  if (!m)
+    throw new GatewatchError(
+      "config_invalid",
+      `--since must be a duration like 30m, 24h or 7d, got "${text}"`,
+    );
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
 async function queryApi(api: string, sql: string): Promise<Record<string, unknown>[]> {

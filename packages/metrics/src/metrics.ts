@@ -50,6 +50,8 @@ export class GatewatchMetrics {
   readonly #commitDuration: Histogram;
   readonly #rebalances: Counter;
   readonly #throttle: Counter;
+  readonly #alertsFiring: Gauge<"cause" | "severity">;
+  readonly #alertNotifications: Counter<"target" | "outcome">;
   readonly #checkpointAt = new Map<string, number>();
 
   constructor(options: MetricsOptions) {
@@ -201,6 +203,18 @@ export class GatewatchMetrics {
       help: "Time the broker asked the client to hold back (throttle_time_ms), seconds. Event Hubs' Kafka endpoint signals throttling only through this.",
       registers,
     });
+    this.#alertsFiring = new Gauge({
+      name: MetricNames.alertsFiring,
+      help: "Cause-spike alerts firing now (in-service detector), by cause and severity.",
+      labelNames: ["cause", "severity"],
+      registers,
+    });
+    this.#alertNotifications = new Counter({
+      name: MetricNames.alertNotifications,
+      help: "Alert notifications by target (alertmanager, webhook, history) and outcome (sent, failed after retries).",
+      labelNames: ["target", "outcome"],
+      registers,
+    });
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "gatewatch_" });
   }
@@ -285,6 +299,16 @@ export class GatewatchMetrics {
     this.#checkpointAt.delete(partition);
     this.#lagEvents.remove({ partition });
     this.#lagSeconds.remove({ partition });
+  }
+
+  /** Replaces the firing-alert gauge with `alerts` (one per firing alert). */
+  setAlertsFiring(alerts: readonly { cause: string; severity: string }[]): void {
+    this.#alertsFiring.reset();
+    for (const a of alerts) this.#alertsFiring.inc({ cause: a.cause, severity: a.severity });
+  }
+
+  countAlertNotification(target: string, outcome: "sent" | "failed"): void {
+    this.#alertNotifications.inc({ target, outcome });
   }
 
   countRebalance(): void {

@@ -23,4 +23,6 @@ export const MetricNames = {
   commitDuration: "gatewatch_source_commit_duration_seconds",
   rebalances: "gatewatch_source_rebalances_total",
   throttle: "gatewatch_source_throttle_seconds_total",
+  alertsFiring: "gatewatch_alerts_firing",
+  alertNotifications: "gatewatch_alert_notifications_total",
 } as const;

@@ -19,6 +19,7 @@ export const Tables = {
   requests1m: "requests_1m",
   migrations: "schema_migrations",
   batchLog: "batch_log",
+  alertEvents: "alert_events",
 } as const;
 export type InsertTable = typeof Tables.requests | typeof Tables.firewallEvents | typeof Tables.deadLetters;
 
@@ -220,6 +221,36 @@ GROUP BY minute, gateway, listener, backend_pool, cause, origin, status`,
 ENGINE = MergeTree
 ORDER BY (source, partition, first_seq)
 TTL toDateTime(logged_at) + INTERVAL ${r.deadLetterDays} DAY`,
+    ],
+  },
+  {
+    version: 3,
+    name: "alert events: every firing and resolved transition of the in-service spike detector",
+    statements: (db, r) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.alertEvents}
+(
+  at DateTime64(3, 'UTC'),
+  alert_id String,
+  state LowCardinality(String),
+  alertname LowCardinality(String),
+  gateway LowCardinality(String),
+  cause LowCardinality(String),
+  origin LowCardinality(String),
+  severity LowCardinality(String),
+  started_at DateTime64(3, 'UTC'),
+  count Float64,
+  baseline Float64,
+  share Float64,
+  baseline_share Float64,
+  summary String,
+  description String,
+  runbook_url String,
+  labels Map(String, String)
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, alert_id)
+TTL toDateTime(at) + INTERVAL ${r.rollupDays} DAY`,
     ],
   },
 ];

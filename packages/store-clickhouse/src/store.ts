@@ -25,6 +25,27 @@ import {
 import { assertReadOnlySql } from "./read-only.js";
 import { describeStore, type StoreTarget } from "./store-url.js";
 
+/** One row of the alert history (`alert_events`). Times are epoch milliseconds. */
+export interface AlertEventRow {
+  readonly at: number;
+  readonly alert_id: string;
+  readonly state: "firing" | "resolved";
+  readonly alertname: string;
+  readonly gateway: string;
+  readonly cause: string;
+  readonly origin: string;
+  readonly severity: string;
+  readonly started_at: number;
+  readonly count: number;
+  readonly baseline: number;
+  readonly share: number;
+  readonly baseline_share: number;
+  readonly summary: string;
+  readonly description: string;
+  readonly runbook_url: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
 
 /** Options of {@link ClickHouseStore.open}. */
@@ -190,6 +211,59 @@ export class ClickHouseStore {
       [{ source, partition, first_seq: firstSeq, last_seq: lastSeq }],
       { async_insert: 1, wait_for_async_insert: 1 },
     );
+  }
+
+  /** Appends alert transitions to the alert history. */
+  async recordAlertEvents(events: readonly AlertEventRow[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#insertRows(`${this.database}.${Tables.alertEvents}`, [...events]);
+  }
+
+  /**
+   * Requests per minute, gateway and cause over the last `minutes` minutes (from the rollup), to seed
+   * the spike detector after a start.
+   */
+  async recentCauseCounts(
+    minutes: number,
+  ): Promise<{ minute: number; gateway: string; cause: string; requests: number }[]> {
+    const rows = await this.#select<{ minute: number; gateway: string; cause: string; requests: number }>(
+      `SELECT toUnixTimestamp(minute) AS minute, gateway, cause, sum(requests) AS requests
+       FROM ${this.database}.${Tables.requests1m}
+       WHERE minute >= now() - toIntervalMinute({minutes:UInt32})
+       GROUP BY minute, gateway, cause`,
+      { minutes },
+    );
+    return rows.map((r) => ({ ...r, minute: Number(r.minute), requests: Number(r.requests) }));
+  }
+
+  /**
+   * The largest contributors to `cause` at `gateway` over the last `seconds`: backend pools, backend
+   * addresses, listeners and hosts (and firewall rules for `waf_block`), three each, with counts.
+   */
+  async topContributors(
+    gateway: string,
+    cause: string,
+    seconds: number,
+  ): Promise<{ dimension: string; value: string; requests: number }[]> {
+    const dims = ["backend_pool", "backend_address", "listener", "host"];
+    const parts = dims.map(
+      (d) => `SELECT '${d}' AS dimension, toString(${d}) AS value, count() AS requests
+       FROM ${this.database}.${Tables.requests}
+       WHERE gateway = {gateway:String} AND cause = {cause:String} AND ${d} != ''
+         AND time >= now64(3) - toIntervalSecond({seconds:UInt32})
+       GROUP BY value ORDER BY requests DESC LIMIT 3`,
+    );
+    if (cause === "waf_block")
+      parts.push(`SELECT 'waf_rule' AS dimension, concat(rule_id, ' ', rule_group) AS value, count() AS requests
+       FROM ${this.database}.${Tables.firewallEvents}
+       WHERE gateway = {gateway:String} AND action = 'blocked' AND rule_id != ''
+         AND time >= now64(3) - toIntervalSecond({seconds:UInt32})
+       GROUP BY value ORDER BY requests DESC LIMIT 3`);
+    const rows = await this.#select<{ dimension: string; value: string; requests: number }>(
+      parts.map((p) => `(${p})`).join("\nUNION ALL\n"),
+      { gateway, cause, seconds },
+    );
+    return rows.map((r) => ({ ...r, requests: Number(r.requests) }));
   }
 
   /** The last range logged for a partition, or null. */

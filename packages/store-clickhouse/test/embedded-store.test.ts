@@ -33,7 +33,7 @@ afterAll(async () => {
 describe("embedded ClickHouse store", () => {
   it("applies the schema once and is idempotent", async () => {
     const first = await store.migrate();
-    expect(first.applied.map((a) => a.version)).toEqual([1, 2]);
+    expect(first.applied.map((a) => a.version)).toEqual([1, 2, 3]);
     const second = await store.migrate();
     expect(second.applied).toEqual([]);
     expect(await store.schemaVersion()).toBe(LATEST_VERSION);
@@ -41,6 +41,7 @@ describe("embedded ClickHouse store", () => {
       "SELECT name FROM system.tables WHERE database = 'gatewatch' ORDER BY name",
     );
     expect(tables.map((t) => t.name)).toEqual([
+      "alert_events",
       "batch_log",
       "dead_letters",
       "firewall_events",
@@ -89,6 +90,80 @@ describe("embedded ClickHouse store", () => {
     await store.logBatch("eventhubs:x", "0", 20, 24);
     await store.logBatch("eventhubs:x", "1", 100, 200);
     expect(await store.lastLoggedBatch("eventhubs:x", "0")).toEqual({ firstSeq: 20, lastSeq: 24 });
+  });
+
+  it("serves the spike detector: per-minute cause counts and the top contributors of a cause", async () => {
+    const now = Date.now();
+    const req = (i: number, cause: string, pool: string) =>
+      JSON.stringify({
+        time: now - 1000 * (i % 50),
+        gateway: "agw-1",
+        cause,
+        backend_pool: pool,
+        backend_address: `10.0.0.${i % 2}:443`,
+        listener: "lst-https",
+        host: "shop.example.com",
+        status: 502,
+        source: "test",
+        partition: "p",
+        batch_seq: 0,
+        body_index: i,
+      });
+    const rows = [
+      ...Array.from({ length: 30 }, (_, i) =>
+        req(i, "no_healthy_backend", i < 20 ? "bp-checkout" : "bp-api"),
+      ),
+      ...Array.from({ length: 5 }, (_, i) => req(100 + i, "success", "bp-api")),
+    ];
+    await store.insertEncoded("requests", Buffer.from(rows.join("\n") + "\n"), "spike-rows");
+    const counts = await store.recentCauseCounts(90);
+    const total = (cause: string) =>
+      counts.filter((c) => c.cause === cause).reduce((n, c) => n + c.requests, 0);
+    expect(total("no_healthy_backend")).toBe(30);
+    expect(total("success")).toBe(5);
+    expect(counts.every((c) => c.gateway === "agw-1" && c.minute % 60 === 0)).toBe(true);
+    const top = await store.topContributors("agw-1", "no_healthy_backend", 300);
+    expect(top.filter((t) => t.dimension === "backend_pool")).toEqual([
+      { dimension: "backend_pool", value: "bp-checkout", requests: 20 },
+      { dimension: "backend_pool", value: "bp-api", requests: 10 },
+    ]);
+    expect(top.filter((t) => t.dimension === "backend_address").map((t) => t.requests)).toEqual([15, 15]);
+    expect(top.find((t) => t.dimension === "host")).toEqual({
+      dimension: "host",
+      value: "shop.example.com",
+      requests: 30,
+    });
+  });
+
+  it("records alert transitions in the alert history", async () => {
+    const base = {
+      alert_id: "agw-1/no_healthy_backend/1",
+      alertname: "GatewatchCauseSpikeDetected",
+      gateway: "agw-1",
+      cause: "no_healthy_backend",
+      origin: "backend",
+      severity: "critical",
+      started_at: Date.now() - 60_000,
+      count: 40,
+      baseline: 2,
+      share: 0.2,
+      baseline_share: 0.01,
+      summary: "s",
+      description: "d",
+      runbook_url: "docs/causes/no_healthy_backend.md",
+      labels: { alertname: "GatewatchCauseSpikeDetected", cause: "no_healthy_backend" },
+    };
+    await store.recordAlertEvents([
+      { ...base, at: Date.now() - 1000, state: "firing" },
+      { ...base, at: Date.now(), state: "resolved", count: 1 },
+    ]);
+    const rows = await store.queryReadOnly(
+      "SELECT state, count, labels['cause'] AS cause FROM gatewatch.alert_events ORDER BY at",
+    );
+    expect(rows).toEqual([
+      { state: "firing", count: 40, cause: "no_healthy_backend" },
+      { state: "resolved", count: 1, cause: "no_healthy_backend" },
+    ]);
   });
 
   it("refuses statements that are not read-only", async () => {

@@ -7,6 +7,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { GatewatchError } from "@gatewatch/pipeline";
+import { parsePolicyOverrides, type PolicyOverrides } from "@gatewatch/alerting";
 import { parseStoreUrl, type StoreTarget } from "@gatewatch/store-clickhouse";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -413,6 +414,67 @@ export const SETTINGS = {
     "none or eventhubs",
     "none",
     "eventhubs: read the Event Hubs Kafka endpoint; brokers, topic, TLS and SASL come from GATEWATCH_EVENTHUB_CONNECTION_STRING and GATEWATCH_EVENTHUB_NAME.",
+  ),
+  alerts: setting(
+    "ALERTS",
+    "alerts",
+    bool,
+    "true or false",
+    true,
+    "Detect cause spikes in the service and raise cause-tagged alerts (log, history, Alertmanager, webhook).",
+  ),
+  alertStepSeconds: setting(
+    "ALERT_STEP_SECONDS",
+    "alert-step-seconds",
+    positiveInt,
+    "a positive integer",
+    60,
+    "Spike detection step, seconds: counts are compared step by step (the baseline is rebuilt from the per-minute rollups only with 60).",
+  ),
+  alertBaselineSteps: setting(
+    "ALERT_BASELINE_STEPS",
+    "alert-baseline-steps",
+    positiveInt,
+    "a positive integer",
+    60,
+    "Steps of history the spike baseline (median) is learned from.",
+  ),
+  alertRules: setting(
+    "ALERT_RULES",
+    "alert-rules",
+    z.string().transform((text, ctx): PolicyOverrides => {
+      try {
+        return parsePolicyOverrides(text);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    "entries like no_healthy_backend:floor=2,factor=3;origin=client:floor=100;redirect_found:off (keys floor, factor, z, share, for, resolve)",
+    () => new Map() as PolicyOverrides,
+    "Spike thresholds per cause or origin over the catalog-severity defaults (critical: floor 5/step, 3×; warning: 20, 4×; info: 50, 5×).",
+  ),
+  alertmanagerUrl: optional(
+    "ALERTMANAGER_URL",
+    "alertmanager-url",
+    z.url({ protocol: /^https?$/ }),
+    "an http(s) URL such as http://alertmanager:9093",
+    "Alertmanager to send alerts to (API v2).",
+  ),
+  alertWebhookUrl: optional(
+    "ALERT_WEBHOOK_URL",
+    "alert-webhook-url",
+    z.url({ protocol: /^https?$/ }),
+    "an http(s) URL",
+    "Also POST each alert transition as JSON ({status, alerts}) to this URL.",
+  ),
+  alertRunbookBaseUrl: setting(
+    "ALERT_RUNBOOK_BASE_URL",
+    "alert-runbook-base-url",
+    z.string().min(1),
+    "a URL or path",
+    "docs/causes",
+    "Where the cause pages live (gatewatch docs); alerts link <base>/<cause>.md.",
   ),
   demoRate: setting(
     "DEMO_RATE",

@@ -38,7 +38,15 @@ export function batchToken(batch: SourceBatch, contentHash: string): string {
   return `${batch.source}:${batch.partition}:${batch.firstSeq}-${batch.lastSeq}:${contentHash.slice(0, 32)}`;
 }
 
-export function createPipeline(config: Config, store: ClickHouseStore, log: Logger): Pipeline {
+/**
+ * @param onDeltas also receives each classified batch's metric deltas (the spike detector).
+ */
+export function createPipeline(
+  config: Config,
+  store: ClickHouseStore,
+  log: Logger,
+  onDeltas?: (deltas: ClassifyResult["deltas"]) => void,
+): Pipeline {
   const m = new GatewatchMetrics({ labelCap: config.labelCap, durationBuckets: DURATION_BUCKETS });
   const pool = new ClassifyPool({
     threads: config.threads,
@@ -81,6 +89,7 @@ export function createPipeline(config: Config, store: ClickHouseStore, log: Logg
       onClassified: (_batch, result, seconds) => {
         m.observeBatch(seconds);
         m.applyDeltas(result.deltas);
+        onDeltas?.(result.deltas);
       },
       onStored: (_batch, result) => {
         totals.records += result.records;

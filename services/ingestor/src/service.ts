@@ -8,6 +8,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { GatewatchError } from "@gatewatch/pipeline";
+import { AlertService } from "./alerts.js";
 import type { Config } from "./config.js";
 import { startHttpServer } from "./http-server.js";
 import { createPipeline } from "./pipeline.js";
@@ -20,7 +21,8 @@ export const SERVICE_FILE = "gatewatch-service.json";
 /** Runs until shut down; resolves with the process exit code (0 clean, 1 failed). */
 export async function runService(config: Config, log: Logger): Promise<number> {
   const store = await openMigratedStore(config, log);
-  const pipeline = createPipeline(config, store, log);
+  let alerts: AlertService | undefined;
+  const pipeline = createPipeline(config, store, log, (deltas) => alerts?.observe(deltas));
   const stop = new AbortController();
   const source = createSource(config, store, pipeline.metrics, log);
   let storeOk = true;
@@ -52,6 +54,10 @@ export async function runService(config: Config, log: Logger): Promise<number> {
   });
   const serviceFile = store.target.kind === "embedded" ? join(store.target.dir, SERVICE_FILE) : undefined;
   if (serviceFile) writeFileSync(serviceFile, JSON.stringify({ pid: process.pid, api: http.url }) + "\n");
+  if (config.alerts) {
+    alerts = new AlertService(config, store, pipeline.metrics, log, http.url);
+    await alerts.start();
+  }
   log.info(
     { url: http.url, store: store.describe(), source: config.source, threads: config.threads },
     "gatewatch running",
@@ -131,6 +137,7 @@ export async function runService(config: Config, log: Logger): Promise<number> {
   }
   clearInterval(pinger);
   if (summary) clearInterval(summary);
+  await alerts?.stop();
   await http.close();
   await store.close();
   if (serviceFile) rmSync(serviceFile, { force: true });
