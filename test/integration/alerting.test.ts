@@ -171,5 +171,21 @@ describe("cause alerts end to end", { timeout: 240_000 }, () => {
     svc.child.kill("SIGTERM");
     expect(await svc.exited, svc.stderr()).toBe(0);
     await webhook.close();
+
+    // A restart (minute steps) rebuilds the detector's baseline from the rollups it just wrote.
+    const again = startCli([
+      "run",
+      "--store",
+      `embedded:${path.join(dir, "store")}`,
+      "--listen-port",
+      "0",
+      "--summary-interval-seconds",
+      "0",
+    ]);
+    const seeded = await again.waitForLog("spike detector baseline rebuilt from the rollups");
+    expect(Number(seeded.rows)).toBeGreaterThan(0);
+    await again.waitForLog("gatewatch running");
+    again.child.kill("SIGTERM");
+    expect(await again.exited, again.stderr()).toBe(0);
   });
 });
