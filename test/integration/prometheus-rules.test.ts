@@ -80,3 +80,33 @@ describe("Prometheus rules", () => {
     }
   });
 });
+
+describe("deploy/alertmanager/alertmanager.yml", () => {
+  const CONFIG = join(ROOT, "deploy/alertmanager/alertmanager.yml");
+  const amtool = async (args: string[]) => (await run("amtool", args, { encoding: "utf8" })).stdout;
+
+  it("is a valid Alertmanager configuration (amtool)", async () => {
+    expect(await amtool(["check-config", CONFIG])).toContain("SUCCESS");
+  });
+
+  it("pages critical causes, keeps client causes in chat and sends gatewatch's own health to the platform team", async () => {
+    const route = async (...labels: string[]) =>
+      (await amtool(["config", "routes", "test", `--config.file=${CONFIG}`, ...labels])).trim();
+    expect(
+      await route("alertname=GatewatchCauseSpikeDetected", "severity=critical", "cause=no_healthy_backend"),
+    ).toBe("pager");
+    expect(await route("alertname=GatewatchCauseSpike", "severity=warning", "origin=client")).toBe("chat");
+    expect(await route("alertname=GatewatchConsumerLagGrowing", "severity=warning")).toBe("platform");
+  });
+
+  it("names only alerts that gatewatch raises", () => {
+    const text = readFileSync(CONFIG, "utf8");
+    const rules = buildPrometheusRules();
+    for (const name of text.match(/Gatewatch[A-Za-z]+/g) ?? []) {
+      if (name === "GatewatchCauseSpikeDetected") continue; // raised by the service, not by Prometheus
+      expect(rules, name).toContain(`alert: ${name}`);
+    }
+    for (const name of text.match(/\((?:[A-Za-z]+\|)+[A-Za-z]+\)/g) ?? [])
+      for (const part of name.slice(1, -1).split("|")) expect(rules).toContain(`alert: Gatewatch${part}`);
+  });
+});
