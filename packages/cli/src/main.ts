@@ -180,10 +180,30 @@ export function buildProgram(): Command {
   addSettings(
     program
       .command("migrate")
-      .description("Create or upgrade the schema (run and replay also do this at start)."),
+      .description(
+        "Create or upgrade the schema (run and replay also do this at start). Replicas starting together take turns.",
+      )
+      .option("--dry-run", "print the pending migrations and their SQL; change nothing"),
     STORE_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = config(opts);
+    if (opts.dryRun) {
+      const store = await openStore(cfg);
+      try {
+        const report = await store.migrate({ dryRun: true });
+        for (const m of report.pending ?? []) process.stdout.write(JSON.stringify(m) + "\n");
+        process.stdout.write(
+          JSON.stringify({
+            store: store.describe(),
+            version: report.version,
+            pending: report.pending?.length ?? 0,
+          }) + "\n",
+        );
+      } finally {
+        await store.close();
+      }
+      return;
+    }
     const log = createLogger(cfg.logLevel, 2);
     const store = await openMigratedStore(cfg, log);
     const version = await store.schemaVersion();

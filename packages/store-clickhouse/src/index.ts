@@ -1,5 +1,5 @@
 export { ClickHouseStore } from "./store.js";
-export type { StoreOptions, MigrationReport, AlertEventRow } from "./store.js";
+export type { StoreOptions, MigrationReport, MigrateOptions, AlertEventRow } from "./store.js";
 export { StoreWriter, defaultRetryPolicy } from "./writer.js";
 export type { EncodedTable, RetryPolicy, WriterObserver } from "./writer.js";
 export { parseStoreUrl, describeStore, DEFAULT_DATABASE } from "./store-url.js";

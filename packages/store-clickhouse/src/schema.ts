@@ -18,6 +18,7 @@ export const Tables = {
   deadLetters: "dead_letters",
   requests1m: "requests_1m",
   migrations: "schema_migrations",
+  migrationLock: "schema_migration_lock",
   batchLog: "batch_log",
   alertEvents: "alert_events",
 } as const;

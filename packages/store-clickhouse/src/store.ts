@@ -68,7 +68,20 @@ export interface StoreOptions {
 export interface MigrationReport {
   readonly applied: { version: number; name: string }[];
   readonly version: number;
+  /** With `dryRun`: what would be applied, with its statements; nothing was changed. */
+  readonly pending?: { version: number; name: string; statements: string[] }[];
 }
+
+/** Options of {@link ClickHouseStore.migrate}. */
+export interface MigrateOptions {
+  /** Only report what would be applied. @default false */
+  readonly dryRun?: boolean;
+  /** How long to wait for another process's migration to finish, ms. @default 120000 */
+  readonly lockTimeoutMs?: number;
+}
+
+/** A migration lock older than this is left over from a crashed process and is taken over. */
+const STALE_LOCK_SECONDS = 600;
 
 // Settings every insert relies on, set explicitly because engine defaults differ between versions
 // (chdb 26.x defaults to async inserts) and because the embedded connection applies settings with
@@ -153,28 +166,88 @@ export class ClickHouseStore {
     }
   }
 
-  /** Applies missing migrations in order. Refuses a schema newer than this build. */
-  async migrate(): Promise<MigrationReport> {
+  /**
+   * Applies missing migrations in order, under a lock so that replicas starting together never run a
+   * migration twice or interleave them. Refuses a schema newer than this build.
+   */
+  async migrate(options: MigrateOptions = {}): Promise<MigrationReport> {
     const db = this.database;
+    if (options.dryRun) {
+      const current = await this.schemaVersion().catch(() => 0);
+      this.#refuseNewer(current);
+      const pending = MIGRATIONS.filter((m) => m.version > current).map((m) => ({
+        version: m.version,
+        name: m.name,
+        statements: [...m.statements(db, this.#retention)],
+      }));
+      return { applied: [], version: current, pending };
+    }
     await this.#command(`CREATE DATABASE IF NOT EXISTS ${db}`);
     await this.#command(
       `CREATE TABLE IF NOT EXISTS ${db}.${Tables.migrations} (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
     );
-    const current = await this.schemaVersion();
+    if ((await this.schemaVersion()) === LATEST_VERSION) return { applied: [], version: LATEST_VERSION };
+    return this.#withMigrationLock(options.lockTimeoutMs ?? 120_000, async () => {
+      // Read again under the lock: another process may just have applied everything.
+      const current = await this.schemaVersion();
+      this.#refuseNewer(current);
+      const applied: { version: number; name: string }[] = [];
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        for (const sql of m.statements(db, this.#retention)) await this.#command(sql);
+        await this.#insertRows(`${db}.${Tables.migrations}`, [{ version: m.version, name: m.name }]);
+        applied.push({ version: m.version, name: m.name });
+      }
+      return { applied, version: Math.max(current, LATEST_VERSION) };
+    });
+  }
+
+  #refuseNewer(current: number): void {
     if (current > LATEST_VERSION) {
       throw new GatewatchError(
         "schema_too_new",
         `the store ${this.describe()} has schema version ${current}, newer than this gatewatch knows (${LATEST_VERSION}); upgrade gatewatch`,
       );
     }
-    const applied: { version: number; name: string }[] = [];
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      for (const sql of m.statements(db, this.#retention)) await this.#command(sql);
-      await this.#insertRows(`${db}.${Tables.migrations}`, [{ version: m.version, name: m.name }]);
-      applied.push({ version: m.version, name: m.name });
+  }
+
+  /**
+   * Runs `fn` holding the migration lock: a table whose creation succeeds for exactly one process
+   * (CREATE TABLE without IF NOT EXISTS is atomic on a server). A lock older than ten minutes is
+   * left over from a crashed process and is taken over.
+   */
+  async #withMigrationLock<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.database}.${Tables.migrationLock}`;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.#client.command({ query: `CREATE TABLE ${lock} (holder String) ENGINE = Memory` });
+        break;
+      } catch (err) {
+        if (!/already exists|TABLE_ALREADY_EXISTS|\b57\b/.test(String((err as Error).message ?? err)))
+          throw classifyStoreError(err, "taking the migration lock");
+      }
+      const [age] = await this.#select<{ age: number }>(
+        `SELECT dateDiff('second', metadata_modification_time, now()) AS age FROM system.tables
+         WHERE database = {db:String} AND name = {name:String}`,
+        { db: this.database, name: Tables.migrationLock },
+      );
+      if (age && Number(age.age) > STALE_LOCK_SECONDS) {
+        await this.#command(`DROP TABLE IF EXISTS ${lock}`);
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new GatewatchError(
+          "migration_locked",
+          `another process has been migrating ${this.describe()} for ${age ? Number(age.age) : "?"} s (lock table ${lock}); if none is running, drop that table`,
+        );
+      await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
     }
-    return { applied, version: Math.max(current, LATEST_VERSION) };
+    try {
+      return await fn();
+    } finally {
+      await this.#command(`DROP TABLE IF EXISTS ${lock}`).catch(() => undefined);
+    }
   }
 
   /** Highest applied migration, 0 when none. */

@@ -1,0 +1,87 @@
+/**
+ * Schema migrations against a ClickHouse server (the HTTP interface fixture): replicas starting at the
+ * same time take turns (each migration is applied once), a held lock is waited for, a stuck one
+ * fails with a clear message, and `gatewatch migrate --dry-run` changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { ClickHouseStore, LATEST_VERSION, MIGRATIONS, parseStoreUrl } from "@gatewatch/store-clickhouse";
+import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
+import { runCli } from "../helpers/cli.js";
+
+let clickhouse: ClickHouseHttpFixture;
+let admin: ClickHouseClient;
+
+beforeAll(async () => {
+  clickhouse = await startClickHouseHttp();
+  admin = createClient({ url: clickhouse.url, log: { level: ClickHouseLogLevel.OFF } });
+});
+afterAll(async () => {
+  await admin?.close();
+  await clickhouse?.stop();
+});
+
+const open = (db: string) => ClickHouseStore.open(parseStoreUrl(`${clickhouse.host}/${db}`));
+
+async function versions(db: string): Promise<number[]> {
+  const rs = await admin.query({
+    query: `SELECT version FROM ${db}.schema_migrations ORDER BY version`,
+    format: "JSONEachRow",
+  });
+  return (await rs.json<{ version: number }>()).map((r) => Number(r.version));
+}
+
+describe("schema migrations on a server", { timeout: 120_000 }, () => {
+  it("applies each migration once when three replicas start together", async () => {
+    const stores = await Promise.all([open("race"), open("race"), open("race")]);
+    try {
+      const reports = await Promise.all(stores.map((s) => s.migrate()));
+      expect(reports.flatMap((r) => r.applied.map((a) => a.version)).sort()).toEqual(
+        MIGRATIONS.map((m) => m.version),
+      );
+      expect(await versions("race")).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(reports.every((r) => r.version === LATEST_VERSION)).toBe(true);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("waits for a migration in progress elsewhere, and fails clearly when the lock is never released", async () => {
+    await admin.command({ query: "CREATE DATABASE IF NOT EXISTS locked" });
+    await admin.command({
+      query: "CREATE TABLE locked.schema_migration_lock (holder String) ENGINE = Memory",
+    });
+    const store = await open("locked");
+    try {
+      await expect(store.migrate({ lockTimeoutMs: 1000 })).rejects.toMatchObject({
+        code: "migration_locked",
+        message: expect.stringContaining("locked.schema_migration_lock") as string,
+      });
+      const waiting = store.migrate({ lockTimeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 700));
+      await admin.command({ query: "DROP TABLE locked.schema_migration_lock" });
+      expect((await waiting).version).toBe(LATEST_VERSION);
+      expect(await versions("locked")).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("gatewatch migrate --dry-run lists the pending SQL and changes nothing", async () => {
+    const store = `${clickhouse.host}/dryrun`;
+    const dry = await runCli(["migrate", "--dry-run", "--store", store]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const lines = dry.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { version?: number; statements?: string[]; pending?: number });
+    expect(lines.filter((l) => l.statements).map((l) => l.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(lines.at(-1)).toMatchObject({ version: 0, pending: MIGRATIONS.length });
+    const rs = await admin.query({ query: "EXISTS DATABASE dryrun", format: "JSONEachRow" });
+    expect(await rs.json()).toEqual([{ result: 0 }]);
+    const real = await runCli(["migrate", "--store", store]);
+    expect(real.code, real.stderr).toBe(0);
+    const again = await runCli(["migrate", "--dry-run", "--store", store]);
+    expect(JSON.parse(again.stdout.trim())).toMatchObject({ version: LATEST_VERSION, pending: 0 });
+  });
+});
