@@ -80,10 +80,14 @@ async function counts(): Promise<{ requests: number; firewall: number; deadLette
   };
 }
 
-/** Polls the store until it holds what was published (bounded: gives up after 240 polls). */
-async function waitForExpected(): Promise<void> {
+/**
+ * Polls the store until it holds what was published. Bounded by time, not polls, so that on a loaded
+ * machine a mismatch ends in an assertion showing the counts rather than in the test's timeout.
+ */
+async function waitForExpected(timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let last = await counts();
-  for (let i = 0; i < 240 && JSON.stringify(last) !== JSON.stringify(expected); i++) {
+  while (Date.now() < deadline && JSON.stringify(last) !== JSON.stringify(expected)) {
     await new Promise((r) => setTimeout(r, 250));
     last = await counts();
   }
