@@ -81,10 +81,11 @@ class Feed {
     };
   }
 
-  /** Polls the store until it holds what was produced (bounded: gives up after 240 polls). */
-  async waitForExpected(): Promise<void> {
+  /** Polls the store until it holds what was produced (bounded by time: a mismatch shows the counts). */
+  async waitForExpected(timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     let last = await this.counts().catch(() => null);
-    for (let i = 0; i < 240 && JSON.stringify(last) !== JSON.stringify(this.expected); i++) {
+    while (Date.now() < deadline && JSON.stringify(last) !== JSON.stringify(this.expected)) {
       await sleep(250);
       last = await this.counts().catch(() => null);
     }
@@ -94,7 +95,7 @@ class Feed {
   /** Polls until the group has committed every partition up to its high watermark. */
   async waitForCommitted(): Promise<void> {
     let lag: Record<string, number> = {};
-    for (let i = 0; i < 120; i++) {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
       const s = await this.fx().stats();
       const committed = s.groups[GROUP]?.committed[TOPIC] ?? {};
       lag = Object.fromEntries(
