@@ -1,6 +1,7 @@
 // The chdb-backed ClickHouse HTTP fixture, exercised through the real @clickhouse/client HTTP transport.
 import { existsSync } from "node:fs";
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import {
   ClickHouseError,
   ClickHouseLogLevel,
@@ -280,6 +281,53 @@ describe("ClickHouse HTTP fixture over chdb", () => {
     expect(await count("people")).toBe(8);
     const stats = await fx.stats();
     expect(stats.faults).toBe(5);
+  });
+
+  it("refuses a whole insert with a row matching rejectRowsMatching, gzip bodies included, as ClickHouse does", async () => {
+    await client.command({
+      query: "CREATE TABLE refused (id UInt32, tag String) ENGINE = MergeTree ORDER BY id",
+    });
+    const rows = [
+      { id: 1, tag: "ok" },
+      { id: 2, tag: "poison-2" },
+      { id: 3, tag: "ok" },
+    ];
+    const before = (await fx.stats()).rejected;
+    await fx.rejectRowsMatching("poison");
+    const gz = makeClient({ compression: { request: true, response: true } });
+    for (const c of [client, gz]) {
+      const err = await caught(c.insert({ table: "refused", values: rows, format: "JSONEachRow" }));
+      expect(err).toBeInstanceOf(ClickHouseError);
+      expect((err as ClickHouseError).code).toBe("27");
+      expect((err as ClickHouseError).type).toBe("CANNOT_PARSE_INPUT_ASSERTION_FAILED");
+      expect((err as ClickHouseError).message).toContain(
+        `Cannot parse input: expected ',' before: 'poison-2"}': (at row 2)`,
+      );
+    }
+    // On the wire: ClickHouse's status for code 27, its header and its text.
+    const res = await fetch(
+      `${fx.host}/?query=${encodeURIComponent("INSERT INTO refused FORMAT JSONEachRow")}`,
+      {
+        method: "POST",
+        headers: { "X-ClickHouse-User": "gw", "X-ClickHouse-Key": "s3cret:/@", "Content-Encoding": "gzip" },
+        body: gzipSync(rows.map((r) => JSON.stringify(r)).join("\n") + "\n"),
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-clickhouse-exception-code")).toBe("27");
+    expect(await res.text()).toMatch(
+      /^Code: 27\. DB::Exception: Cannot parse input: expected ',' before: 'poison-2"}': \(at row 2\)\n: While executing ParallelParsingBlockInputFormat: data for INSERT was parsed from query\. \(CANNOT_PARSE_INPUT_ASSERTION_FAILED\) \(version [\d.]+\)\n$/,
+    );
+    // Nothing of a refused insert was written; rows without the marker and queries naming it pass.
+    expect(await count("refused")).toBe(0);
+    await gz.insert({ table: "refused", values: [rows[0], rows[2]], format: "JSONEachRow" });
+    expect(await firstRow(client, "SELECT 'poison' AS p")).toEqual({ p: "poison" });
+    expect(await count("refused")).toBe(2);
+    expect((await fx.stats()).rejected - before).toBe(3);
+
+    await fx.rejectRowsMatching(null);
+    await client.insert({ table: "refused", values: [rows[1]], format: "JSONEachRow" });
+    expect(await count("refused")).toBe(3);
   });
 
   it("keeps data across restart() and kill() + restart() on the same port", async () => {

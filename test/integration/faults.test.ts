@@ -1,17 +1,19 @@
 /**
  * Failure modes of the data path against a real ClickHouse HTTP interface: the server erroring,
- * dropping connections or being away, bad credentials, and a replay killed mid-way and run again.
- * In every case what ends up stored is exactly what the input holds, once.
+ * dropping connections or being away, bad credentials, a replay killed mid-way and run again, and
+ * rows the server refuses for their content. In every case what ends up stored is exactly what the
+ * input holds, once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyLine } from "@gatewatch/classify";
 import { createDemoGenerator } from "@gatewatch/source-demo";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
-import { BIN, cleanEnv, runCli, startCli } from "../helpers/cli.js";
+import { BIN, ROOT, cleanEnv, runCli, startCli } from "../helpers/cli.js";
 
 let server: ClickHouseHttpFixture;
 let store = "";
@@ -62,8 +64,13 @@ async function counts(): Promise<{ requests: number; firewall: number; rollup: n
 describe("replay under ClickHouse faults", () => {
   it("a replay killed mid-way and run again stores every row exactly once", async () => {
     expect(expectedRequests).toBeGreaterThan(5000);
+    // Migrate first: the kill must land among the data inserts, not inside a migration (whose lock
+    // would then hold up every later start for the stale-lock time).
+    const migrated = await runCli(["migrate", "--store", store]);
+    expect(migrated.code, migrated.stderr).toBe(0);
     // Slow every insert a little so the kill lands mid-replay.
     await server.fault("stall", 1_000_000, 150);
+    const insertsBefore = (await server.stats()).inserts;
     const child = spawn(
       process.execPath,
       [BIN, "replay", big, "--store", store, "--batch-max-bodies", "20", "--no-progress"],
@@ -72,7 +79,7 @@ describe("replay under ClickHouse faults", () => {
     let inserted = 0;
     for (let i = 0; i < 200 && inserted < 3; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      inserted = (await server.stats()).inserts;
+      inserted = (await server.stats()).inserts - insertsBefore;
     }
     child.kill("SIGKILL");
     await new Promise((r) => child.on("close", r));
@@ -193,5 +200,133 @@ describe("replay under ClickHouse faults", () => {
       svc.logs.some((l) => l.msg === "second signal: exiting now; unstored batches were not acknowledged"),
     ).toBe(true);
     expect(svc.logs.some((l) => l.msg === "gatewatch stopped")).toBe(false);
+  });
+});
+
+describe("replay with rows ClickHouse refuses for their content", () => {
+  // Two transaction ids of the sample get a recognisable prefix: a plain success request, and a
+  // waf_block request whose two firewall records carry the same id. The fixture refuses any insert
+  // holding a row with the marker below. It includes the JSON quotes, so the dead letters, which
+  // quote the refused row as an escaped string (\"transaction_id\":...), are not refused in turn.
+  const marker = '"transaction_id":"poison-';
+  const sample = join(dir, "sample-poison.ndjson");
+  // Checked with a client of its own (quicker than a CLI process per query).
+  let client: ClickHouseClient;
+  const queryRows = async (db: string, query: string): Promise<Record<string, unknown>[]> => {
+    const rs = await client.query({ query: query.replaceAll("{db}", db), format: "JSONEachRow" });
+    return rs.json<Record<string, unknown>>();
+  };
+  const tableCounts = async (db: string) => {
+    const [row] = await queryRows(
+      db,
+      `SELECT (SELECT count() FROM {db}.requests) AS requests,
+              (SELECT count() FROM {db}.firewall_events) AS firewall,
+              (SELECT sum(requests) FROM {db}.requests_1m) AS rollup,
+              (SELECT count() FROM {db}.dead_letters WHERE reason != 'store_rejected') AS decode_dead_letters,
+              (SELECT count() FROM {db}.dead_letters WHERE reason = 'store_rejected') AS rejected`,
+    );
+    return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, Number(v)]));
+  };
+  const replayInto = (db: string) =>
+    runCli([
+      "replay",
+      sample,
+      "--store",
+      `${server.host.replace("//", "//gw:pw@")}/${db}`,
+      "--batch-max-bodies",
+      "16",
+      "--no-progress",
+    ]);
+
+  beforeAll(() => {
+    client = createClient({ url: `${server.host.replace("//", "//gw:pw@")}/default` });
+    const text = readFileSync(join(ROOT, "test/fixtures/replay/sample.ndjson"), "utf8")
+      .replaceAll("d8d441bab2760c952f0fc87f252dcc50", "poison-d8d441bab2760c952f0fc87f")
+      .replaceAll("36b86c07372430d80ddf348747c5e88c", "poison-36b86c07372430d80ddf3487");
+    writeFileSync(sample, text);
+  });
+
+  it("stores every other row, dead-letters exactly the refused ones with the server's error, and replays to no change", async () => {
+    // What the file stores when nothing is refused.
+    const base = await replayInto("poison_base");
+    expect(base.code, base.stderr).toBe(0);
+    const expected = await tableCounts("poison_base");
+    expect(expected).toMatchObject({ rejected: 0 });
+    const marked = await queryRows(
+      "poison_base",
+      `SELECT * FROM (
+         SELECT 'requests' AS table, transaction_id, source, partition, batch_seq, body_index, record_index
+           FROM {db}.requests WHERE startsWith(transaction_id, 'poison-')
+         UNION ALL
+         SELECT 'firewall_events' AS table, transaction_id, source, partition, batch_seq, body_index, record_index
+           FROM {db}.firewall_events WHERE startsWith(transaction_id, 'poison-')
+       ) ORDER BY table, batch_seq, body_index, record_index`,
+    );
+    expect(marked.map((m) => m.table)).toEqual([
+      "firewall_events",
+      "firewall_events",
+      "requests",
+      "requests",
+    ]);
+
+    await server.rejectRowsMatching(marker);
+    try {
+      const before = (await server.stats()).rejected;
+      const first = await replayInto("poison");
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toContain("ClickHouse refused rows for their content");
+      // The summary (last line on stderr) moves the refused rows from their tables to the dead letters.
+      expect(JSON.parse(first.stderr.trim().split("\n").at(-1)!)).toMatchObject({
+        rows: {
+          requests: expected.requests! - 2,
+          firewall_events: expected.firewall! - 2,
+          dead_letters: expected.decode_dead_letters! + 4,
+        },
+        deadLetters: expected.decode_dead_letters! + 4,
+      });
+      expect((await server.stats()).rejected).toBeGreaterThan(before);
+      const after = await tableCounts("poison");
+      expect(after).toEqual({
+        requests: expected.requests! - 2,
+        firewall: expected.firewall! - 2,
+        rollup: expected.rollup! - 2,
+        decode_dead_letters: expected.decode_dead_letters,
+        rejected: 4,
+      });
+      const letters = await queryRows(
+        "poison",
+        `SELECT detail, raw, raw_bytes, source, partition, batch_seq, body_index, record_index
+           FROM {db}.dead_letters WHERE reason = 'store_rejected'
+         ORDER BY detail LIKE 'firewall_events:%' DESC, batch_seq, body_index, record_index`,
+      );
+      expect(letters.map((l) => ({ ...l, batch_seq: Number(l.batch_seq) }))).toEqual(
+        marked.map((m) => ({
+          detail: expect.stringMatching(
+            new RegExp(
+              `^${String(m.table)}: Code: 27\\. DB::Exception: Cannot parse input: expected ',' before: '"transaction_id":"poison-.*\\(at row \\d+\\) : While executing ParallelParsingBlockInputFormat: data for INSERT was parsed from query\\. \\(CANNOT_PARSE_INPUT_ASSERTION_FAILED\\)$`,
+            ),
+          ),
+          raw: expect.stringContaining(`"transaction_id":"${String(m.transaction_id)}"`),
+          raw_bytes: expect.any(Number),
+          source: m.source,
+          partition: m.partition,
+          batch_seq: Number(m.batch_seq),
+          body_index: m.body_index,
+          record_index: m.record_index,
+        })),
+      );
+      for (const l of letters) expect(l.raw_bytes).toBe(Buffer.byteLength(String(l.raw)));
+
+      // The same file again: the same splits, every insert deduplicated.
+      const second = await replayInto("poison");
+      expect(second.code, second.stderr).toBe(0);
+      expect(await tableCounts("poison")).toEqual(after);
+    } finally {
+      await server.rejectRowsMatching(null);
+    }
+  });
+
+  afterAll(async () => {
+    await client?.close();
   });
 });

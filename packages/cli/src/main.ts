@@ -15,6 +15,7 @@ import {
   openMigratedStore,
   openStore,
   replay,
+  replayDeadLetters,
   runService,
   type Config,
   type Flags,
@@ -31,6 +32,7 @@ const STORE_KEYS: SettingKey[] = [
   "retentionRequestsDays",
   "retentionFirewallDays",
   "retentionRollupDays",
+  "retentionRollupHourDays",
   "retentionDeadLetterDays",
 ];
 const PIPELINE_KEYS: SettingKey[] = [
@@ -177,6 +179,70 @@ export function buildProgram(): Command {
     for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
   });
 
+  // Positional options: what follows `replay` belongs to replay (both commands take --store, --since, ...).
+  program.enablePositionalOptions();
+  const deadLetters = addSettings(
+    program
+      .command("dead-letters")
+      .description(
+        "List dead letters (bodies or records that could not be used) as JSON lines, newest first; `dead-letters replay` feeds them back after a fix.",
+      )
+      .option("--since <duration>", "how far back, e.g. 30m, 24h, 7d", "24h")
+      .option("--reason <reason>", "only this reason (not_json, no_status, store_rejected, ...)")
+      .option("--limit <n>", "at most this many", "100")
+      .option("--all", "also those already replayed")
+      .option(
+        "--api <url>",
+        "ask a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
+      ),
+    STORE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    const seconds = parseDuration(String(opts.since));
+    const reason = deadLetterReason(opts.reason);
+    const limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new GatewatchError(
+        "config_invalid",
+        `--limit must be a positive integer, got "${String(opts.limit)}"`,
+      );
+    const db = cfg.storeTarget.database;
+    const sql = `SELECT received_at, reason, detail, source, partition, batch_seq, body_index, record_index, raw_bytes, raw
+      FROM ${db}.dead_letters
+      WHERE received_at >= now64(3) - toIntervalSecond(${seconds})
+        ${reason ? `AND reason = '${reason}'` : ""}
+        ${
+          opts.all
+            ? ""
+            : `AND (source, partition, batch_seq, body_index, record_index, reason) NOT IN
+                 (SELECT source, partition, batch_seq, body_index, record_index, reason FROM ${db}.dead_letter_replays)`
+        }
+      ORDER BY received_at DESC LIMIT ${limit}`;
+    for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
+  });
+
+  addSettings(
+    deadLetters
+      .command("replay")
+      .description(
+        "Feed dead letters back through the pipeline (e.g. after upgrading gatewatch) and mark them replayed; still-unusable ones become new dead letters. Needs the store: stop the service first when it is embedded.",
+      )
+      .option("--since <duration>", "how far back, e.g. 30m, 24h, 7d", "7d")
+      .option("--reason <reason>", "only this reason"),
+    PIPELINE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const cfg = config(opts);
+    const summary = await replayDeadLetters(
+      cfg,
+      createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, 2),
+      {
+        sinceSeconds: parseDuration(String(opts.since)),
+        ...(deadLetterReason(opts.reason) ? { reason: deadLetterReason(opts.reason) } : {}),
+      },
+    );
+    process.stdout.write(JSON.stringify(summary) + "\n");
+  });
+
   addSettings(
     program
       .command("migrate")
@@ -248,6 +314,18 @@ async function readOnly(opts: Record<string, unknown>, sql: string): Promise<Rec
   } finally {
     await store.close();
   }
+}
+
+/** A dead-letter reason id from --reason (snake_case, so it is safe inside SQL), or undefined. */
+function deadLetterReason(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === "string" ? value : "";
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(text))
+    throw new GatewatchError(
+      "config_invalid",
+      `--reason must be a reason id such as not_json, got "${text}"`,
+    );
+  return text;
 }
 
 /** `30s`, `15m`, `24h`, `7d` → seconds; a usage error otherwise. */

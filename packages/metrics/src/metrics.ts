@@ -264,6 +264,12 @@ export class GatewatchMetrics {
     this.#insertRetries.inc({ table });
   }
 
+  /** Rows ClickHouse refused for their content, written to the dead-letter table instead. */
+  countRejectedRows(rows: number): void {
+    // The writer's dead-letter reason (store-clickhouse STORE_REJECTED_REASON).
+    this.#deadLetters.inc({ reason: "store_rejected" }, rows);
+  }
+
   setQueues(inFlight: number, poolQueue: number): void {
     this.#inFlight.set(inFlight);
     this.#poolQueue.set(poolQueue);

@@ -1,7 +1,7 @@
 export { ClickHouseStore } from "./store.js";
-export type { StoreOptions, MigrationReport, MigrateOptions, AlertEventRow } from "./store.js";
-export { StoreWriter, defaultRetryPolicy } from "./writer.js";
-export type { EncodedTable, RetryPolicy, WriterObserver } from "./writer.js";
+export type { StoreOptions, MigrationReport, MigrateOptions, AlertEventRow, DeadLetterRow } from "./store.js";
+export { StoreWriter, defaultRetryPolicy, STORE_REJECTED_REASON } from "./writer.js";
+export type { EncodedTable, RetryPolicy, WriterObserver, WriterOptions, WriteReport } from "./writer.js";
 export { parseStoreUrl, describeStore, DEFAULT_DATABASE } from "./store-url.js";
 export type { StoreTarget } from "./store-url.js";
 export { Tables, MIGRATIONS, LATEST_VERSION, DEDUP_WINDOW, defaultRetention } from "./schema.js";

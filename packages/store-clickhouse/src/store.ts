@@ -25,6 +25,19 @@ import {
 import { assertReadOnlySql } from "./read-only.js";
 import { describeStore, type StoreTarget } from "./store-url.js";
 
+/** A dead letter's identity and raw text, as `gatewatch dead-letters replay` reads it. */
+export interface DeadLetterRow {
+  readonly reason: string;
+  readonly source: string;
+  readonly partition: string;
+  readonly batch_seq: number;
+  readonly body_index: number;
+  readonly record_index: number;
+  readonly raw: string;
+  /** Size of the body the dead letter came from. */
+  readonly raw_bytes: number;
+}
+
 /** One row of the alert history (`alert_events`). Times are epoch milliseconds. */
 export interface AlertEventRow {
   readonly at: number;
@@ -283,6 +296,46 @@ export class ClickHouseStore {
       `${this.database}.${Tables.batchLog}`,
       [{ source, partition, first_seq: firstSeq, last_seq: lastSeq }],
       { async_insert: 1, wait_for_async_insert: 1 },
+    );
+  }
+
+  /**
+   * Dead letters received in the last `sinceSeconds` that were never replayed, oldest first
+   * (optionally of one reason), for `gatewatch dead-letters replay`.
+   */
+  async deadLettersForReplay(
+    sinceSeconds: number,
+    reason: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterRow[]> {
+    const d = `${this.database}.${Tables.deadLetters}`;
+    const r = `${this.database}.${Tables.deadLetterReplays}`;
+    const rows = await this.#select<DeadLetterRow>(
+      `SELECT reason, source, partition, batch_seq, body_index, record_index, raw, raw_bytes
+       FROM ${d}
+       WHERE received_at >= now64(3) - toIntervalSecond({since:UInt32})
+         AND ({reason:String} = '' OR reason = {reason:String})
+         AND (source, partition, batch_seq, body_index, record_index, reason) NOT IN (
+           SELECT source, partition, batch_seq, body_index, record_index, reason FROM ${r})
+       ORDER BY received_at, source, partition, batch_seq, body_index, record_index
+       LIMIT {limit:UInt32}`,
+      { since: sinceSeconds, reason: reason ?? "", limit },
+    );
+    return rows.map((row) => ({
+      ...row,
+      batch_seq: Number(row.batch_seq),
+      body_index: Number(row.body_index),
+      record_index: Number(row.record_index),
+      raw_bytes: Number(row.raw_bytes),
+    }));
+  }
+
+  /** Marks dead letters as replayed (they are no longer listed or replayed). */
+  async markDeadLettersReplayed(rows: readonly DeadLetterRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#insertRows(
+      `${this.database}.${Tables.deadLetterReplays}`,
+      rows.map(({ raw: _raw, raw_bytes: _bytes, ...id }) => id),
     );
   }
 

@@ -33,7 +33,7 @@ afterAll(async () => {
 describe("embedded ClickHouse store", () => {
   it("applies the schema once and is idempotent", async () => {
     const first = await store.migrate();
-    expect(first.applied.map((a) => a.version)).toEqual([1, 2, 3]);
+    expect(first.applied.map((a) => a.version)).toEqual([1, 2, 3, 4, 5]);
     const second = await store.migrate();
     expect(second.applied).toEqual([]);
     expect(await store.schemaVersion()).toBe(LATEST_VERSION);
@@ -43,12 +43,16 @@ describe("embedded ClickHouse store", () => {
     expect(tables.map((t) => t.name)).toEqual([
       "alert_events",
       "batch_log",
+      "dead_letter_replays",
       "dead_letters",
       "firewall_events",
       "requests",
+      "requests_1h",
+      "requests_1h_mv",
       "requests_1m",
       "requests_1m_mv",
       "schema_migrations",
+      "waf_blocks",
     ]);
   });
 
@@ -65,10 +69,11 @@ describe("embedded ClickHouse store", () => {
   it("fails a row that does not match the schema instead of dropping fields", async () => {
     const writer = new StoreWriter(store);
     const bad = Buffer.from(JSON.stringify({ reason: "x", unknown_column: 1 }) + "\n");
+    // A refused dead letter has nowhere to go: the writer gives up instead of dead-lettering it.
     await expect(
       writer.write([{ table: "dead_letters", data: bad, rows: 1 }], "tok-bad"),
     ).rejects.toMatchObject({
-      code: "store_error",
+      code: "store_rejected_data",
       retriable: false,
     });
   });

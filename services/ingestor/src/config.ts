@@ -225,6 +225,14 @@ export const SETTINGS = {
     90,
     "Days per-minute rollups are kept.",
   ),
+  retentionRollupHourDays: setting(
+    "RETENTION_ROLLUP_HOUR_DAYS",
+    "retention-rollup-hour-days",
+    positiveInt,
+    "a positive integer",
+    730,
+    "Days per-hour rollups are kept.",
+  ),
   retentionDeadLetterDays: setting(
     "RETENTION_DEAD_LETTER_DAYS",
     "retention-dead-letter-days",

@@ -9,3 +9,5 @@ export type { StoreHolder } from "./store.js";
 export { createPipeline, batchToken } from "./pipeline.js";
 export type { Pipeline, Totals } from "./pipeline.js";
 export { startHttpServer } from "./http-server.js";
+export { replayDeadLetters } from "./dead-letters.js";
+export type { DeadLetterFilter, DeadLetterReplaySummary } from "./dead-letters.js";

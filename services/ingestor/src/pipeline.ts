@@ -66,7 +66,15 @@ export function createPipeline(
           "insert failed, retrying",
         );
       },
+      onRejectedRows: (table, rows, error, batch) => {
+        m.countRejectedRows(rows);
+        log.warn(
+          { table, rows, batch, code: error.code, err: error.message },
+          "ClickHouse refused rows for their content; stored the rest and dead-lettered these (reason store_rejected)",
+        );
+      },
     },
+    { deadLetterRawChars: config.deadLetterRawChars },
   );
   const totals: Totals = { records: 0, rows: {}, kinds: {}, deadLetters: 0 };
   let reportFailure: (err: GatewatchError) => void = () => undefined;
@@ -78,11 +86,17 @@ export function createPipeline(
         await writer.logBatch(batch.source, batch.partition, batch.firstSeq, batch.lastSeq, signal);
         batch.onLogged?.();
       }
-      await writer.write(
+      const report = await writer.write(
         result.tables.map((t) => ({ table: t.table, data: t.data, rows: t.rows })),
         batchToken(batch, result.contentHash),
         signal,
       );
+      // onStored (next) counts the rows as encoded; move the refused ones to the dead letters.
+      for (const [table, n] of report.rejected) {
+        totals.rows[table] = (totals.rows[table] ?? 0) - n;
+        totals.rows.dead_letters = (totals.rows.dead_letters ?? 0) + n;
+        totals.deadLetters += n;
+      }
     },
     { maxInFlight: config.maxInFlight },
     {

@@ -36,6 +36,7 @@ export async function openStore(config: Config): Promise<ClickHouseStore> {
         requestsDays: config.retentionRequestsDays,
         firewallDays: config.retentionFirewallDays,
         rollupDays: config.retentionRollupDays,
+        rollupHourDays: config.retentionRollupHourDays,
         deadLetterDays: config.retentionDeadLetterDays,
       },
     });
