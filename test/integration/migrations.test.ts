@@ -67,6 +67,39 @@ describe("schema migrations on a server", { timeout: 120_000 }, () => {
     }
   });
 
+  it("takes over a lock left behind by a crashed process, but not one whose holder is alive", async () => {
+    await admin.command({ query: "CREATE DATABASE IF NOT EXISTS crashed" });
+    await admin.command({
+      query: "CREATE TABLE crashed.schema_migration_lock (holder String) ENGINE = Memory",
+    });
+    await new Promise((r) => setTimeout(r, 2200)); // metadata times have one-second resolution
+    const store = await open("crashed");
+    try {
+      expect((await store.migrate({ staleLockSeconds: 1, lockTimeoutMs: 10_000 })).version).toBe(
+        LATEST_VERSION,
+      );
+    } finally {
+      await store.close();
+    }
+    // A live holder keeps touching its lock: a waiter with the same staleness never takes it over.
+    const [a, b] = await Promise.all([open("alive"), open("alive")]);
+    try {
+      await clickhouse.fault("stall", 1_000_000, 400); // every statement slow: the migration takes seconds
+      const first = a.migrate({ staleLockSeconds: 2 });
+      await new Promise((r) => setTimeout(r, 300));
+      const second = b.migrate({ staleLockSeconds: 2, lockTimeoutMs: 60_000 });
+      const reports = await Promise.all([first, second]);
+      await clickhouse.fault("none");
+      expect(reports.flatMap((r) => r.applied.map((x) => x.version)).sort()).toEqual(
+        MIGRATIONS.map((m) => m.version),
+      );
+      expect(await versions("alive")).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await clickhouse.fault("none");
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("gatewatch migrate --dry-run lists the pending SQL and changes nothing", async () => {
     const store = `${clickhouse.host}/dryrun`;
     const dry = await runCli(["migrate", "--dry-run", "--store", store]);

@@ -91,10 +91,13 @@ export interface MigrateOptions {
   readonly dryRun?: boolean;
   /** How long to wait for another process's migration to finish, ms. @default 120000 */
   readonly lockTimeoutMs?: number;
+  /**
+   * A migration lock its holder has not touched for this long (the holder touches it six times as
+   * often) is left over from a crashed process and is taken over, seconds.
+   * @default 60
+   */
+  readonly staleLockSeconds?: number;
 }
-
-/** A migration lock older than this is left over from a crashed process and is taken over. */
-const STALE_LOCK_SECONDS = 600;
 
 // Settings every insert relies on, set explicitly because engine defaults differ between versions
 // (chdb 26.x defaults to async inserts) and because the embedded connection applies settings with
@@ -200,7 +203,14 @@ export class ClickHouseStore {
       `CREATE TABLE IF NOT EXISTS ${db}.${Tables.migrations} (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
     );
     if ((await this.schemaVersion()) === LATEST_VERSION) return { applied: [], version: LATEST_VERSION };
-    return this.#withMigrationLock(options.lockTimeoutMs ?? 120_000, async () => {
+    // The embedded engine is one process per directory already (chdb locks it): no lock table needed,
+    // and none can be left behind by a crash.
+    const locked =
+      this.target.kind === "embedded"
+        ? <T>(fn: () => Promise<T>) => fn()
+        : <T>(fn: () => Promise<T>) =>
+            this.#withMigrationLock(options.lockTimeoutMs ?? 120_000, options.staleLockSeconds ?? 60, fn);
+    return locked(async () => {
       // Read again under the lock: another process may just have applied everything.
       const current = await this.schemaVersion();
       this.#refuseNewer(current);
@@ -226,10 +236,11 @@ export class ClickHouseStore {
 
   /**
    * Runs `fn` holding the migration lock: a table whose creation succeeds for exactly one process
-   * (CREATE TABLE without IF NOT EXISTS is atomic on a server). A lock older than ten minutes is
-   * left over from a crashed process and is taken over.
+   * (CREATE TABLE without IF NOT EXISTS is atomic on a server). The holder touches it (a comment
+   * change moves its metadata time) while it works; a lock untouched for `staleSeconds` is left over from
+   * a crashed process and is taken over.
    */
-  async #withMigrationLock<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  async #withMigrationLock<T>(timeoutMs: number, staleSeconds: number, fn: () => Promise<T>): Promise<T> {
     const lock = `${this.database}.${Tables.migrationLock}`;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -245,7 +256,7 @@ export class ClickHouseStore {
          WHERE database = {db:String} AND name = {name:String}`,
         { db: this.database, name: Tables.migrationLock },
       );
-      if (age && Number(age.age) > STALE_LOCK_SECONDS) {
+      if (age && Number(age.age) > staleSeconds) {
         await this.#command(`DROP TABLE IF EXISTS ${lock}`);
         continue;
       }
@@ -256,9 +267,16 @@ export class ClickHouseStore {
         );
       await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
     }
+    const heartbeat = setInterval(
+      () => {
+        this.#client.command({ query: `ALTER TABLE ${lock} MODIFY COMMENT 'alive'` }).catch(() => undefined);
+      },
+      (staleSeconds * 1000) / 6,
+    );
     try {
       return await fn();
     } finally {
+      clearInterval(heartbeat);
       await this.#command(`DROP TABLE IF EXISTS ${lock}`).catch(() => undefined);
     }
   }
