@@ -5,6 +5,9 @@ export type { EncodedTable, RetryPolicy, WriterObserver, WriterOptions, WriteRep
 export { parseStoreUrl, describeStore, DEFAULT_DATABASE } from "./store-url.js";
 export type { StoreTarget } from "./store-url.js";
 export { Tables, MIGRATIONS, LATEST_VERSION, DEDUP_WINDOW, defaultRetention } from "./schema.js";
-export type { InsertTable, Retention, Migration } from "./schema.js";
+export type { InsertTable, Retention, Migration, SchemaStatement, Placement, TableRef } from "./schema.js";
+export { BOOTSTRAP_DDL, renderStatement } from "./schema.js";
+export { clusterStatements, assertClusterName, LOCAL_SUFFIX } from "./cluster.js";
+export type { ClusterStatement } from "./cluster.js";
 export { assertReadOnlySql } from "./read-only.js";
 export { classifyStoreError } from "./errors.js";
