@@ -28,6 +28,9 @@ type SettingKey = keyof typeof SETTINGS;
 
 const STORE_KEYS: SettingKey[] = [
   "store",
+  "storePasswordFile",
+  "storeCaFile",
+  "storeRequestTimeoutMs",
   "logLevel",
   "retentionRequestsDays",
   "retentionFirewallDays",

@@ -38,7 +38,10 @@ export class GatewatchMetrics {
   readonly #batchDuration: Histogram;
   readonly #insertDuration: Histogram<"table">;
   readonly #rowsWritten: Counter<"table">;
-  readonly #insertRetries: Counter<"table">;
+  readonly #insertRetries: Counter<"table" | "reason">;
+  readonly #bytesWritten: Counter<"table">;
+  readonly #lastWrite: Gauge;
+  readonly #pendingRows: Gauge;
   readonly #inFlight: Gauge;
   readonly #poolQueue: Gauge;
   readonly #sourceEvents: Counter<"partition">;
@@ -126,8 +129,24 @@ export class GatewatchMetrics {
     });
     this.#insertRetries = new Counter({
       name: MetricNames.insertRetries,
-      help: "Insert attempts that failed with a retriable error and were retried.",
+      help: "Insert attempts that failed with a retriable error and were retried, by table and reason (error code).",
+      labelNames: ["table", "reason"],
+      registers,
+    });
+    this.#bytesWritten = new Counter({
+      name: MetricNames.bytesWritten,
+      help: "Bytes of encoded rows acknowledged by ClickHouse.",
       labelNames: ["table"],
+      registers,
+    });
+    this.#lastWrite = new Gauge({
+      name: MetricNames.lastWrite,
+      help: "Unix time of the last insert ClickHouse acknowledged (alert on its age).",
+      registers,
+    });
+    this.#pendingRows = new Gauge({
+      name: MetricNames.pendingRows,
+      help: "Records classified and not yet stored (held by batches in flight).",
       registers,
     });
     this.#inFlight = new Gauge({
@@ -255,13 +274,21 @@ export class GatewatchMetrics {
     this.#batchDuration.observe(seconds);
   }
 
-  observeInsert(table: string, rows: number, seconds: number): void {
+  observeInsert(table: string, rows: number, seconds: number, bytes = 0): void {
     this.#insertDuration.observe({ table }, seconds);
     this.#rowsWritten.inc({ table }, rows);
+    this.#bytesWritten.inc({ table }, bytes);
+    this.#lastWrite.set(Date.now() / 1000);
   }
 
-  countRetry(table: string): void {
-    this.#insertRetries.inc({ table });
+  /** A retried insert; `reason` is the error's code (a bounded set). */
+  countRetry(table: string, reason = "unknown"): void {
+    this.#insertRetries.inc({ table, reason });
+  }
+
+  /** Records classified and not yet stored goes up (classified) or down (stored). */
+  addPendingRows(n: number): void {
+    this.#pendingRows.inc(n);
   }
 
   /** Rows ClickHouse refused for their content, written to the dead-letter table instead. */

@@ -75,6 +75,10 @@ export interface StoreOptions {
    * @default 4
    */
   readonly connectRetries?: number;
+  /** Password for a server, instead of the URL's (e.g. read from a mounted secret file). */
+  readonly password?: string;
+  /** PEM of the CA(s) that signed an https server's certificate, instead of the system CAs. */
+  readonly caCert?: Buffer;
 }
 
 /** Result of {@link ClickHouseStore.migrate}. */
@@ -142,8 +146,9 @@ export class ClickHouseStore {
       client = createClient({
         url: target.url,
         username: target.username,
-        password: target.password,
+        password: options.password ?? target.password,
         request_timeout: options.requestTimeoutMs ?? 30_000,
+        ...(options.caCert ? { tls: { ca_cert: options.caCert } } : {}),
         compression: { request: true, response: true },
         // Failures surface as classified errors that gatewatch logs itself, with context.
         log: { level: ClickHouseLogLevel.OFF },

@@ -48,7 +48,8 @@ export const defaultRetryPolicy: RetryPolicy = { retries: Infinity, minDelayMs: 
 /** Observer of insert outcomes (metrics, logs). */
 export interface WriterObserver {
   /** Rows of `table` acknowledged by ClickHouse for one batch (refused rows not included). */
-  onInsert?(table: InsertTable, rows: number, seconds: number): void;
+  /** Rows (and their encoded bytes) of `table` acknowledged, in `seconds` including retries. */
+  onInsert?(table: InsertTable, rows: number, seconds: number, bytes: number): void;
   onRetry?(table: string, error: GatewatchError, attempt: number, delayMs: number): void;
   /**
    * `rows` rows meant for `table` were refused by ClickHouse for their content and are now stored as
@@ -125,7 +126,12 @@ export class StoreWriter {
       }
       const refused = rejected.length - before;
       if (refused > 0) firstError.set(t.table, rejected[before]!.error);
-      this.observer.onInsert?.(t.table, Math.max(0, t.rows - refused), (performance.now() - started) / 1000);
+      this.observer.onInsert?.(
+        t.table,
+        Math.max(0, t.rows - refused),
+        (performance.now() - started) / 1000,
+        t.data.byteLength,
+      );
     }
     const counts = new Map<InsertTable, number>();
     if (rejected.length === 0) return { rejected: counts };
@@ -140,7 +146,12 @@ export class StoreWriter {
       `${token}:${Tables.deadLetters}:rejected`,
       signal,
     );
-    this.observer.onInsert?.(Tables.deadLetters, rejected.length, (performance.now() - started) / 1000);
+    this.observer.onInsert?.(
+      Tables.deadLetters,
+      rejected.length,
+      (performance.now() - started) / 1000,
+      Buffer.byteLength(letters),
+    );
     for (const r of rejected) counts.set(r.table, (counts.get(r.table) ?? 0) + 1);
     for (const [table, n] of counts) this.observer.onRejectedRows?.(table, n, firstError.get(table)!, token);
     return { rejected: counts };

@@ -73,6 +73,28 @@ export const SETTINGS = {
     "embedded:./data/clickhouse",
     "Where rows are stored: an embedded ClickHouse directory or a ClickHouse server URL.",
   ),
+  storePasswordFile: optional(
+    "STORE_PASSWORD_FILE",
+    "store-password-file",
+    z.string().min(1),
+    "a path to a file",
+    "File holding the ClickHouse server password (e.g. a mounted secret), instead of the one in the URL.",
+  ),
+  storeCaFile: optional(
+    "STORE_CA_FILE",
+    "store-ca-file",
+    z.string().min(1),
+    "a path to a PEM file",
+    "PEM of the CA that signed an https ClickHouse server's certificate, instead of the system CAs.",
+  ),
+  storeRequestTimeoutMs: setting(
+    "STORE_REQUEST_TIMEOUT_MS",
+    "store-request-timeout-ms",
+    positiveInt,
+    "a positive integer",
+    30_000,
+    "Timeout of one request to a ClickHouse server, milliseconds (a timed-out insert is retried).",
+  ),
   source: setting(
     "SOURCE",
     "source",

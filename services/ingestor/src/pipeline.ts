@@ -58,9 +58,9 @@ export function createPipeline(
     store,
     { retries: Infinity, minDelayMs: 200, maxDelayMs: config.insertMaxDelayMs },
     {
-      onInsert: (table, rows, seconds) => m.observeInsert(table, rows, seconds),
+      onInsert: (table, rows, seconds, bytes) => m.observeInsert(table, rows, seconds, bytes),
       onRetry: (table, error, attempt, delayMs) => {
-        m.countRetry(table);
+        m.countRetry(table, error.code);
         log.warn(
           { table, attempt, delayMs, code: error.code, err: error.message },
           "insert failed, retrying",
@@ -103,9 +103,11 @@ export function createPipeline(
       onClassified: (_batch, result, seconds) => {
         m.observeBatch(seconds);
         m.applyDeltas(result.deltas);
+        m.addPendingRows(result.records);
         onDeltas?.(result.deltas);
       },
       onStored: (_batch, result) => {
+        m.addPendingRows(-result.records);
         totals.records += result.records;
         for (const t of result.tables) totals.rows[t.table] = (totals.rows[t.table] ?? 0) + t.rows;
         for (const [kind, , n] of result.deltas.records) totals.kinds[kind] = (totals.kinds[kind] ?? 0) + n;
