@@ -133,6 +133,45 @@ describe("replay under ClickHouse faults", () => {
     expect((await server.stats()).faults).toBeGreaterThanOrEqual(7);
   });
 
+  it("rides through request timeouts (the insert ran anyway) and a server restart mid-replay, storing every row once", async () => {
+    // Three inserts answered 1.5 s late while the client gives up after 0.5 s: the server still
+    // runs them, so the retries must deduplicate against rows the client never saw acknowledged.
+    await server.fault("stall", 3, 1500);
+    const before = (await server.stats()).inserts;
+    const replay = spawn(
+      process.execPath,
+      [
+        BIN,
+        "replay",
+        big,
+        "--store",
+        store,
+        "--batch-max-bodies",
+        "30",
+        "--store-request-timeout-ms",
+        "500",
+        "--insert-max-delay-ms",
+        "200",
+        "--no-progress",
+      ],
+      { env: cleanEnv() },
+    );
+    let stderr = "";
+    replay.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exitCode = new Promise<number | null>((resolve) => replay.on("close", resolve));
+    // Then the server restarts in the middle of the replay.
+    for (let i = 0; i < 300 && (await server.stats()).inserts < before + 20; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await server.restart();
+    expect(await exitCode, stderr).toBe(0);
+    // A third batch size: a third copy, once.
+    expect(await counts()).toEqual({
+      requests: 3 * expectedRequests,
+      firewall: 3 * expectedFirewall,
+      rollup: 3 * expectedRequests,
+    });
+  });
+
   it("exits 1 with a clear message when ClickHouse is unreachable", async () => {
     const r = await runCli(["replay", big, "--store", "http://gw:pw@127.0.0.1:1/faults"]);
     expect(r.code).toBe(1);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import pRetry, { AbortError } from "p-retry";
 import type { Logger } from "pino";
 import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
 import { ClickHouseStore, type StoreTarget } from "@gatewatch/store-clickhouse";
@@ -76,11 +77,27 @@ export async function openStore(config: Config): Promise<ClickHouseStore> {
   }
 }
 
-/** Opens the store and applies missing migrations. */
+/**
+ * Opens the store and applies missing migrations. A slow or restarting server gets a few retries
+ * (migrations are idempotent and run under a lock); anything else fails at once.
+ */
 export async function openMigratedStore(config: Config, log: Logger): Promise<ClickHouseStore> {
   const store = await openStore(config);
   try {
-    const report = await store.migrate();
+    const report = await pRetry(
+      () =>
+        store.migrate().catch((err: unknown) => {
+          throw isGatewatchError(err) && err.retriable ? err : new AbortError(err as Error);
+        }),
+      {
+        retries: 5,
+        minTimeout: 500,
+        maxTimeout: 5000,
+        randomize: true,
+        onFailedAttempt: (e) =>
+          log.warn({ attempt: e.attemptNumber, err: e.message }, "schema migration failed, retrying"),
+      },
+    );
     if (report.applied.length > 0)
       log.info({ applied: report.applied, version: report.version }, "schema migrated");
     return store;
