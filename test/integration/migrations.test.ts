@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
-import { ClickHouseStore, LATEST_VERSION, MIGRATIONS, parseStoreUrl } from "@gatewatch/store-clickhouse";
+import {
+  ClickHouseStore,
+  LATEST_VERSION,
+  MIGRATIONS,
+  defaultRetention,
+  parseStoreUrl,
+} from "@gatewatch/store-clickhouse";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -97,6 +103,58 @@ describe("schema migrations on a server", { timeout: 120_000 }, () => {
     } finally {
       await clickhouse.fault("none");
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("upgrades a schema v1 database that holds data, keeping the rows and backfilling the new rollup", async () => {
+    // What a first release of gatewatch left behind: schema v1 and some requests.
+    await admin.command({ query: "CREATE DATABASE legacy" });
+    await admin.command({
+      query:
+        "CREATE TABLE legacy.schema_migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version",
+    });
+    for (const sql of MIGRATIONS[0]!.statements("legacy", defaultRetention))
+      await admin.command({ query: sql });
+    await admin.insert({
+      table: "legacy.schema_migrations",
+      values: [{ version: 1, name: "v1" }],
+      format: "JSONEachRow",
+    });
+    const hour = Date.UTC(2026, 9, 1, 8);
+    await admin.insert({
+      table: "legacy.requests",
+      format: "JSONEachRow",
+      values: Array.from({ length: 120 }, (_, i) => ({
+        time: hour + i * 60_000, // two hours of minutes
+        gateway: "agw-old",
+        cause: i % 4 === 0 ? "backend_timeout" : "success",
+        status: i % 4 === 0 ? 504 : 200,
+        source: "file",
+        partition: "old.ndjson",
+        body_index: i,
+      })),
+    });
+    const store = await open("legacy");
+    try {
+      expect((await store.migrate()).applied.map((a) => a.version)).toEqual(
+        MIGRATIONS.filter((m) => m.version > 1).map((m) => m.version),
+      );
+      const totals = async (table: string, measure: string) => {
+        const rs = await admin.query({
+          query: `SELECT cause, toUInt64(${measure}) AS n FROM legacy.${table} GROUP BY cause ORDER BY cause`,
+          format: "JSONEachRow",
+        });
+        return (await rs.json<{ cause: string; n: number }>()).map((r) => [r.cause, Number(r.n)]);
+      };
+      const raw = await totals("requests", "count()");
+      expect(raw).toEqual([
+        ["backend_timeout", 30],
+        ["success", 90],
+      ]);
+      expect(await totals("requests_1m", "sum(requests)")).toEqual(raw);
+      expect(await totals("requests_1h", "sum(requests)")).toEqual(raw);
+    } finally {
+      await store.close();
     }
   });
 
