@@ -176,3 +176,37 @@ describe("schema migrations on a server", { timeout: 120_000 }, () => {
     expect(JSON.parse(again.stdout.trim())).toMatchObject({ version: LATEST_VERSION, pending: 0 });
   });
 });
+
+describe("cluster layout", { timeout: 120_000 }, () => {
+  it("--store-cluster renders ON CLUSTER replicated tables behind Distributed ones, and a cluster the server lacks fails clearly", async () => {
+    const store = `${clickhouse.host}/clu`;
+    const dry = await runCli(["migrate", "--dry-run", "--store", store, "--store-cluster", "gw_cluster"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const sql = dry.stdout
+      .trim()
+      .split("\n")
+      .flatMap((l) => (JSON.parse(l) as { statements?: string[] }).statements ?? [])
+      .join("\n");
+    expect(sql).toContain("CREATE TABLE IF NOT EXISTS clu.requests_local ON CLUSTER 'gw_cluster'");
+    expect(sql).toMatch(
+      /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/requests_local', '\{replica\}'\)/,
+    );
+    expect(sql).toMatch(
+      /ENGINE = Distributed\('gw_cluster', 'clu', 'requests_local', cityHash64\(source, partition\)\)/,
+    );
+    expect(sql).toContain("-- on one replica of every shard:");
+    // This server has no cluster: the DDL is refused by ClickHouse, with its reason.
+    const real = await runCli(["migrate", "--store", store, "--store-cluster", "gw_cluster"]);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toMatch(/CLUSTER_DOESNT_EXIST|gw_cluster/);
+    const embedded = await runCli([
+      "migrate",
+      "--store",
+      "embedded:/nonexistent/x",
+      "--store-cluster",
+      "gw_cluster",
+    ]);
+    expect(embedded.code).toBe(2);
+    expect(embedded.stderr).toContain("GATEWATCH_STORE_CLUSTER needs a ClickHouse server store");
+  });
+});

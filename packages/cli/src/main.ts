@@ -28,6 +28,7 @@ type SettingKey = keyof typeof SETTINGS;
 
 const STORE_KEYS: SettingKey[] = [
   "store",
+  "storeCluster",
   "storePasswordFile",
   "storeCaFile",
   "storeRequestTimeoutMs",

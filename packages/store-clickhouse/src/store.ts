@@ -15,13 +15,17 @@ import pRetry, { AbortError } from "p-retry";
 import { GatewatchError } from "@gatewatch/pipeline";
 import { classifyStoreError } from "./errors.js";
 import {
+  BOOTSTRAP_DDL,
   LATEST_VERSION,
   MIGRATIONS,
   Tables,
   defaultRetention,
+  renderStatement,
   type InsertTable,
   type Retention,
+  type SchemaStatement,
 } from "./schema.js";
+import { assertClusterName, clusterStatements, type ClusterStatement } from "./cluster.js";
 import { assertReadOnlySql } from "./read-only.js";
 import { describeStore, type StoreTarget } from "./store-url.js";
 
@@ -75,6 +79,11 @@ export interface StoreOptions {
    * @default 4
    */
   readonly connectRetries?: number;
+  /**
+   * ClickHouse cluster (`remote_servers` name) to lay the schema out on: replicated shard-local
+   * tables behind Distributed tables (see cluster.ts). Server targets only.
+   */
+  readonly cluster?: string;
   /** Password for a server, instead of the URL's (e.g. read from a mounted secret file). */
   readonly password?: string;
   /** PEM of the CA(s) that signed an https server's certificate, instead of the system CAs. */
@@ -87,6 +96,11 @@ export interface MigrationReport {
   readonly version: number;
   /** With `dryRun`: what would be applied, with its statements; nothing was changed. */
   readonly pending?: { version: number; name: string; statements: string[] }[];
+  /**
+   * Cluster mode: statements to run on one replica of every other shard (backfills; INSERT has no
+   * ON CLUSTER). They were run on the node gatewatch is connected to.
+   */
+  readonly perShard?: string[];
 }
 
 /** Options of {@link ClickHouseStore.migrate}. */
@@ -119,17 +133,30 @@ export class ClickHouseStore {
   readonly target: StoreTarget;
   readonly database: string;
   readonly #retention: Retention;
+  readonly #cluster: string | undefined;
+  readonly #insertSettings: ClickHouseSettings;
 
-  private constructor(client: ClickHouseClient, target: StoreTarget, retention: Retention) {
+  private constructor(client: ClickHouseClient, target: StoreTarget, retention: Retention, cluster?: string) {
     this.#client = client;
     this.target = target;
     this.database = target.database;
     this.#retention = retention;
+    this.#cluster = cluster;
+    // On a cluster, inserts go through Distributed tables: a foreground insert returns only once the
+    // shard has stored the block, so an acknowledged batch is really stored.
+    this.#insertSettings = cluster
+      ? { ...INSERT_SETTINGS, distributed_foreground_insert: 1 }
+      : INSERT_SETTINGS;
   }
 
   /** Opens the store (does not create the schema: see {@link migrate}). */
   static async open(target: StoreTarget, options: StoreOptions = {}): Promise<ClickHouseStore> {
     const retention = options.retention ?? defaultRetention;
+    if (options.cluster !== undefined) {
+      if (target.kind === "embedded")
+        throw new GatewatchError("config_invalid", "a cluster needs a ClickHouse server store, not embedded");
+      assertClusterName(options.cluster);
+    }
     let client: ClickHouseClient;
     if (target.kind === "embedded") {
       mkdirSync(target.dir, { recursive: true });
@@ -155,7 +182,7 @@ export class ClickHouseStore {
         clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
       });
     }
-    const store = new ClickHouseStore(client, target, retention);
+    const store = new ClickHouseStore(client, target, retention, options.cluster);
     try {
       // A server that is restarting or busy gets a few seconds; anything else fails at once.
       await pRetry(
@@ -199,14 +226,13 @@ export class ClickHouseStore {
       const pending = MIGRATIONS.filter((m) => m.version > current).map((m) => ({
         version: m.version,
         name: m.name,
-        statements: [...m.statements(db, this.#retention)],
+        statements: this.#render(m.ddl(this.#retention)).map((st) =>
+          st.runOn === "each_shard" ? `-- on one replica of every shard:\n${st.sql}` : st.sql,
+        ),
       }));
       return { applied: [], version: current, pending };
     }
-    await this.#command(`CREATE DATABASE IF NOT EXISTS ${db}`);
-    await this.#command(
-      `CREATE TABLE IF NOT EXISTS ${db}.${Tables.migrations} (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
-    );
+    for (const st of this.#render(BOOTSTRAP_DDL)) await this.#command(st.sql);
     if ((await this.schemaVersion()) === LATEST_VERSION) return { applied: [], version: LATEST_VERSION };
     // The embedded engine is one process per directory already (chdb locks it): no lock table needed,
     // and none can be left behind by a crash.
@@ -220,14 +246,29 @@ export class ClickHouseStore {
       const current = await this.schemaVersion();
       this.#refuseNewer(current);
       const applied: { version: number; name: string }[] = [];
+      const perShard: string[] = [];
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
-        for (const sql of m.statements(db, this.#retention)) await this.#command(sql);
+        for (const st of this.#render(m.ddl(this.#retention))) {
+          await this.#command(st.sql);
+          if (st.runOn === "each_shard") perShard.push(st.sql);
+        }
         await this.#insertRows(`${db}.${Tables.migrations}`, [{ version: m.version, name: m.name }]);
         applied.push({ version: m.version, name: m.name });
       }
-      return { applied, version: Math.max(current, LATEST_VERSION) };
+      return {
+        applied,
+        version: Math.max(current, LATEST_VERSION),
+        ...(perShard.length > 0 ? { perShard } : {}),
+      };
     });
+  }
+
+  /** Schema statements as this store runs them: single-server SQL, or the cluster layout. */
+  #render(ddl: readonly SchemaStatement[]): ClusterStatement[] {
+    return this.#cluster
+      ? clusterStatements(ddl, this.database, this.#cluster)
+      : ddl.map((st) => ({ runOn: "any_node" as const, sql: renderStatement(st, this.database) }));
   }
 
   #refuseNewer(current: number): void {
@@ -303,7 +344,7 @@ export class ClickHouseStore {
       const res = await this.#client.exec({
         query: `INSERT INTO ${this.database}.${table} FORMAT JSONEachRow`,
         values: Readable.from([Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.byteLength)]),
-        clickhouse_settings: { ...INSERT_SETTINGS, insert_deduplication_token: token },
+        clickhouse_settings: { ...this.#insertSettings, insert_deduplication_token: token },
       });
       res.stream.resume();
     } catch (err) {

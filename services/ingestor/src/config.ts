@@ -73,6 +73,13 @@ export const SETTINGS = {
     "embedded:./data/clickhouse",
     "Where rows are stored: an embedded ClickHouse directory or a ClickHouse server URL.",
   ),
+  storeCluster: optional(
+    "STORE_CLUSTER",
+    "store-cluster",
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+    "a cluster name from the servers' remote_servers (letters, digits, underscore)",
+    "Lay the schema out on this ClickHouse cluster: ON CLUSTER replicated shard-local tables behind Distributed tables.",
+  ),
   storePasswordFile: optional(
     "STORE_PASSWORD_FILE",
     "store-password-file",
@@ -620,6 +627,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): Config {
     }
   }
   if (out.source === "kafka") problems.push(...kafkaProblems(out));
+  if (out.storeCluster !== undefined && storeTarget?.kind === "embedded")
+    problems.push("GATEWATCH_STORE_CLUSTER needs a ClickHouse server store (http(s)://...), not embedded");
   if (problems.length > 0 || !storeTarget) {
     throw new GatewatchError("config_invalid", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }

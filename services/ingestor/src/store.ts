@@ -50,6 +50,7 @@ export async function openStore(config: Config): Promise<ClickHouseStore> {
   try {
     return await ClickHouseStore.open(config.storeTarget, {
       requestTimeoutMs: config.storeRequestTimeoutMs,
+      ...(config.storeCluster ? { cluster: config.storeCluster } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(caCert ? { caCert } : {}),
       retention: {
@@ -100,6 +101,11 @@ export async function openMigratedStore(config: Config, log: Logger): Promise<Cl
     );
     if (report.applied.length > 0)
       log.info({ applied: report.applied, version: report.version }, "schema migrated");
+    if (report.perShard)
+      log.warn(
+        { statements: report.perShard },
+        "cluster: run these statements on one replica of every other shard (backfills of existing data)",
+      );
     return store;
   } catch (err) {
     await store.close();
