@@ -52,6 +52,12 @@ const PIPELINE_KEYS: SettingKey[] = [
   "insertMaxDelayMs",
 ];
 
+/** `--api`: read through a running service (it holds the embedded store) instead of opening the store. */
+const API_OPTION = [
+  "--api <url>",
+  "ask a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
+] as const;
+
 function addSettings(cmd: Command, keys: SettingKey[]): Command {
   for (const key of keys) {
     const s = SETTINGS[key];
@@ -145,10 +151,7 @@ export function buildProgram(): Command {
       .command("query")
       .description("Run one read-only SQL statement against the store and print the rows as JSON lines.")
       .argument("<sql>", "SELECT, WITH, SHOW, DESCRIBE, EXPLAIN or EXISTS statement")
-      .option(
-        "--api <url>",
-        "send the query to a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
-      ),
+      .option(...API_OPTION),
     STORE_KEYS,
   ).action(async (sql: string, opts: Record<string, unknown>) => {
     for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
@@ -162,10 +165,7 @@ export function buildProgram(): Command {
       )
       .option("--active", "only alerts whose last transition is firing")
       .option("--since <duration>", "how far back, e.g. 30m, 24h, 7d", "24h")
-      .option(
-        "--api <url>",
-        "ask a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
-      ),
+      .option(...API_OPTION),
     STORE_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = config(opts);
@@ -195,10 +195,7 @@ export function buildProgram(): Command {
       .option("--reason <reason>", "only this reason (not_json, no_status, store_rejected, ...)")
       .option("--limit <n>", "at most this many", "100")
       .option("--all", "also those already replayed")
-      .option(
-        "--api <url>",
-        "ask a running gatewatch service (e.g. http://127.0.0.1:9464) instead of opening the store",
-      ),
+      .option(...API_OPTION),
     STORE_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = config(opts);

@@ -186,6 +186,25 @@ export const BOOTSTRAP_DDL: readonly SchemaStatement[] = [
   },
 ];
 
+/** Columns of the per-minute and per-hour rollups, keyed by their time bucket column. */
+function rollupColumns(bucket: "minute" | "hour"): string {
+  return `(
+  ${bucket} DateTime('UTC'),
+  gateway LowCardinality(String),
+  listener LowCardinality(String),
+  backend_pool LowCardinality(String),
+  cause LowCardinality(String),
+  origin LowCardinality(String),
+  status UInt16,
+  requests SimpleAggregateFunction(sum, UInt64),
+  received_bytes SimpleAggregateFunction(sum, UInt64),
+  sent_bytes SimpleAggregateFunction(sum, UInt64),
+  time_taken AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
+  backend_latency AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
+  last_ingested_at SimpleAggregateFunction(max, DateTime('UTC'))
+)`;
+}
+
 /** All migrations, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   migration({
@@ -313,21 +332,7 @@ export const MIGRATIONS: readonly Migration[] = [
       }),
       createTable({
         table: Tables.requests1m,
-        columns: `(
-  minute DateTime('UTC'),
-  gateway LowCardinality(String),
-  listener LowCardinality(String),
-  backend_pool LowCardinality(String),
-  cause LowCardinality(String),
-  origin LowCardinality(String),
-  status UInt16,
-  requests SimpleAggregateFunction(sum, UInt64),
-  received_bytes SimpleAggregateFunction(sum, UInt64),
-  sent_bytes SimpleAggregateFunction(sum, UInt64),
-  time_taken AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
-  backend_latency AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
-  last_ingested_at SimpleAggregateFunction(max, DateTime('UTC'))
-)`,
+        columns: rollupColumns("minute"),
         engine: "AggregatingMergeTree",
         clauses: [
           `PARTITION BY toYYYYMM(minute)`,
@@ -428,21 +433,7 @@ GROUP BY minute, gateway, listener, backend_pool, cause, origin, status`,
     ddl: (r) => [
       createTable({
         table: Tables.requests1h,
-        columns: `(
-  hour DateTime('UTC'),
-  gateway LowCardinality(String),
-  listener LowCardinality(String),
-  backend_pool LowCardinality(String),
-  cause LowCardinality(String),
-  origin LowCardinality(String),
-  status UInt16,
-  requests SimpleAggregateFunction(sum, UInt64),
-  received_bytes SimpleAggregateFunction(sum, UInt64),
-  sent_bytes SimpleAggregateFunction(sum, UInt64),
-  time_taken AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
-  backend_latency AggregateFunction(quantiles(0.5, 0.9, 0.99), Float64),
-  last_ingested_at SimpleAggregateFunction(max, DateTime('UTC'))
-)`,
+        columns: rollupColumns("hour"),
         engine: "AggregatingMergeTree",
         clauses: [
           `PARTITION BY toYear(hour)`,

@@ -4,6 +4,7 @@
  * over defaults. `loadConfig` checks everything and fails once with every problem, each naming the
  * variable or flag, the value and what was expected.
  */
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { GatewatchError } from "@gatewatch/pipeline";
@@ -675,4 +676,17 @@ function kafkaProblems(out: Record<string, unknown>): string[] {
   if (given("kafkaCertFile") !== given("kafkaKeyFile"))
     problems.push("GATEWATCH_KAFKA_CERT_FILE and GATEWATCH_KAFKA_KEY_FILE go together");
   return problems;
+}
+
+/**
+ * Reads a file a setting names (secrets, certificates); a missing or unreadable file is a
+ * `config_invalid` error naming the setting.
+ */
+export function readSettingFile(path: string | undefined, setting: string): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new GatewatchError("config_invalid", `${setting}: cannot read ${path}: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,6 @@
 /**
  * Builds the configured input of `gatewatch run`. The only place that knows every source adapter.
  */
-import { readFileSync } from "node:fs";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { Logger } from "pino";
 import type { GatewatchMetrics } from "@gatewatch/metrics";
@@ -10,7 +9,7 @@ import { DemoSource } from "@gatewatch/source-demo";
 import { EventHubsSource } from "@gatewatch/source-eventhubs";
 import { KafkaSource, eventHubsKafkaSettings, type KafkaSourceOptions } from "@gatewatch/source-kafka";
 import type { ClickHouseStore } from "@gatewatch/store-clickhouse";
-import type { Config } from "./config.js";
+import { readSettingFile, type Config } from "./config.js";
 
 /** A source, and the partitions it owns when it shares them with other replicas. */
 export type RunSource = Source & { readonly ownedPartitions?: readonly string[] };
@@ -91,20 +90,9 @@ function createKafkaSource(
   metrics: GatewatchMetrics,
   log: Logger,
 ): KafkaSource {
-  const file = (path: string | undefined, setting: string): Buffer | undefined => {
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new GatewatchError(
-        "config_invalid",
-        `${setting}: cannot read ${path}: ${(err as Error).message}`,
-      );
-    }
-  };
-  const ca = file(config.kafkaCaFile, "GATEWATCH_KAFKA_CA_FILE");
-  const cert = file(config.kafkaCertFile, "GATEWATCH_KAFKA_CERT_FILE");
-  const key = file(config.kafkaKeyFile, "GATEWATCH_KAFKA_KEY_FILE");
+  const ca = readSettingFile(config.kafkaCaFile, "GATEWATCH_KAFKA_CA_FILE");
+  const cert = readSettingFile(config.kafkaCertFile, "GATEWATCH_KAFKA_CERT_FILE");
+  const key = readSettingFile(config.kafkaKeyFile, "GATEWATCH_KAFKA_KEY_FILE");
   const tlsFiles =
     ca || cert ? { ...(ca ? { ca: [ca] } : {}), ...(cert && key ? { cert, key } : {}) } : undefined;
   let connection: Pick<KafkaSourceOptions, "brokers" | "topics" | "ssl" | "sasl" | "tuning">;

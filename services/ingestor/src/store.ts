@@ -4,7 +4,7 @@ import pRetry, { AbortError } from "p-retry";
 import type { Logger } from "pino";
 import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
 import { ClickHouseStore, type StoreTarget } from "@gatewatch/store-clickhouse";
-import type { Config } from "./config.js";
+import { readSettingFile, type Config } from "./config.js";
 
 /** The running service that holds an embedded store, as recorded in its service file. */
 export interface StoreHolder {
@@ -31,22 +31,11 @@ export function findStoreHolder(target: StoreTarget): StoreHolder | undefined {
  * to do instead.
  */
 export async function openStore(config: Config): Promise<ClickHouseStore> {
-  const file = (path: string | undefined, setting: string): Buffer | undefined => {
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new GatewatchError(
-        "config_invalid",
-        `${setting}: cannot read ${path}: ${(err as Error).message}`,
-      );
-    }
-  };
   // A secret file usually ends with a newline that is not part of the password.
-  const password = file(config.storePasswordFile, "GATEWATCH_STORE_PASSWORD_FILE")
+  const password = readSettingFile(config.storePasswordFile, "GATEWATCH_STORE_PASSWORD_FILE")
     ?.toString("utf8")
     .replace(/\r?\n$/, "");
-  const caCert = file(config.storeCaFile, "GATEWATCH_STORE_CA_FILE");
+  const caCert = readSettingFile(config.storeCaFile, "GATEWATCH_STORE_CA_FILE");
   try {
     return await ClickHouseStore.open(config.storeTarget, {
       requestTimeoutMs: config.storeRequestTimeoutMs,
