@@ -221,11 +221,15 @@ export class EventHubsSource implements Source {
     }
     const range = state.resume.range;
     const { recut, rest } = state.resume.take(events);
+    // A batch still waiting for admission when the partition is closed (another replica took it)
+    // is dropped: the new owner reads it again, and only one of them writes it.
+    const current = state;
+    const stale = () => this.#partitions.get(ctx.partitionId) !== current;
     if (recut) {
       this.#opts.observer?.onResume?.(ctx.partitionId, range!);
-      await this.#emitBatch(recut, ctx, emit, signal);
+      await this.#emitBatch(recut, ctx, emit, signal, stale);
     }
-    if (rest.length > 0) await this.#emitBatch(rest, ctx, emit, signal);
+    if (rest.length > 0 && !stale()) await this.#emitBatch(rest, ctx, emit, signal, stale);
   }
 
   /** Emits one batch and waits until it is stored and checkpointed (or the source stops). */
@@ -234,6 +238,7 @@ export class EventHubsSource implements Source {
     ctx: PartitionContext,
     emit: BatchHandler,
     signal: AbortSignal,
+    stale: () => boolean,
   ): Promise<void> {
     const bodies = events.map((e) => toBytes(e.body));
     const first = events[0]!;
@@ -256,6 +261,7 @@ export class EventHubsSource implements Source {
     const done = new Promise<void>((resolve) => (stored = resolve));
     this.#unacked.add(done);
     void done.then(() => this.#unacked.delete(done));
+    let dropped = false;
     await emit({
       source: this.#sourceId,
       partition: ctx.partitionId,
@@ -263,6 +269,7 @@ export class EventHubsSource implements Source {
       lastSeq: last.sequenceNumber,
       bodies,
       logged: true,
+      isStale: () => (dropped = stale()),
       ack: async () => {
         try {
           await ctx.updateCheckpoint(last);
@@ -271,7 +278,14 @@ export class EventHubsSource implements Source {
           stored();
         }
       },
+    }).catch((err: unknown) => {
+      stored(); // refused (the pipeline stopped): nothing of it is in flight
+      throw err;
     });
+    if (dropped) {
+      stored();
+      return;
+    }
     // Backpressure: the next delivery of this partition waits for this batch's rows.
     await Promise.race([
       done,
