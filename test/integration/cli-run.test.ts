@@ -106,3 +106,43 @@ describe("gatewatch run (demo source, embedded store)", () => {
     expect(await first.exited).toBe(0);
   });
 });
+
+describe("the service API with a token", () => {
+  it("refuses /api without the bearer token, keeps probes and metrics open, and commands send the token", async () => {
+    const tokenDir = mkdtempSync(join(tmpdir(), "gw-token-"));
+    const TOKEN = "t0ken-of-sufficient-length";
+    const svc = startCli(
+      ["run", "--store", `embedded:${tokenDir}`, "--listen-port", "0", "--summary-interval-seconds", "0"],
+      { GATEWATCH_API_TOKEN: TOKEN },
+    );
+    try {
+      const url = String((await svc.waitForLog("gatewatch running")).url);
+      const query = (headers: Record<string, string>) =>
+        fetch(`${url}/api/query`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ sql: "SELECT 1 AS x" }),
+        });
+      expect((await query({})).status).toBe(401);
+      const wrong = await query({ authorization: "Bearer not-the-token-at-all" });
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await (await query({ authorization: `Bearer ${TOKEN}` })).json()).toEqual({ rows: [{ x: 1 }] });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      // `gatewatch query` goes through the service holding the store, with the token from its settings.
+      const withToken = await runCli(["query", "--store", `embedded:${tokenDir}`, "SELECT 2 AS y"], {
+        env: { GATEWATCH_API_TOKEN: TOKEN },
+      });
+      expect(withToken.code, withToken.stderr).toBe(0);
+      expect(JSON.parse(withToken.stdout)).toEqual({ y: 2 });
+      const without = await runCli(["query", "--store", `embedded:${tokenDir}`, "SELECT 2 AS y"]);
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain("bearer token");
+    } finally {
+      svc.child.kill("SIGTERM");
+      await svc.exited;
+      rmSync(tokenDir, { recursive: true, force: true, maxRetries: 5 });
+    }
+  });
+});

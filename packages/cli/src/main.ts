@@ -28,6 +28,7 @@ type SettingKey = keyof typeof SETTINGS;
 
 const STORE_KEYS: SettingKey[] = [
   "store",
+  "apiToken",
   "storeCluster",
   "storePasswordFile",
   "storeCaFile",
@@ -308,7 +309,7 @@ export function buildProgram(): Command {
 async function readOnly(opts: Record<string, unknown>, sql: string): Promise<Record<string, unknown>[]> {
   const cfg = config(opts);
   const holder = typeof opts.api === "string" ? { api: opts.api } : findStoreHolder(cfg.storeTarget);
-  if (holder) return queryApi(holder.api, sql);
+  if (holder) return queryApi(holder.api, sql, cfg.apiToken);
   const store = await openStore(cfg);
   try {
     return await store.queryReadOnly(sql);
@@ -340,10 +341,10 @@ function parseDuration(text: string): number {
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
-async function queryApi(api: string, sql: string): Promise<Record<string, unknown>[]> {
+async function queryApi(api: string, sql: string, token?: string): Promise<Record<string, unknown>[]> {
   const res = await fetch(new URL("/api/query", api), {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ sql }),
   });
   const body = (await res.json()) as { rows?: Record<string, unknown>[]; error?: string };

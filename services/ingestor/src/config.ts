@@ -103,6 +103,14 @@ export const SETTINGS = {
     30_000,
     "Timeout of one request to a ClickHouse server, milliseconds (a timed-out insert is retried).",
   ),
+  apiToken: optional(
+    "API_TOKEN",
+    "api-token",
+    z.string().min(16),
+    "a token of at least 16 characters",
+    "Bearer token the service's /api endpoints require (and commands send when they go through the service). /metrics and the probes stay open.",
+    true,
+  ),
   source: setting(
     "SOURCE",
     "source",

@@ -3,6 +3,7 @@
  * `/readyz` (the store answers and the pipeline runs), and `POST /api/query` (read-only SQL, so other
  * commands can reach an embedded store this process holds).
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -14,6 +15,8 @@ export interface HttpHandlers {
   /** Reasons the service is not ready; empty when ready. */
   notReady(): string[];
   query(sql: string): Promise<Record<string, unknown>[]>;
+  /** When set, `/api/*` requires `Authorization: Bearer <token>` (probes and metrics stay open). */
+  apiToken?: string;
 }
 
 const MAX_QUERY_BYTES = 256 * 1024;
@@ -67,6 +70,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: HttpHandlers
       status: reasons.length === 0 ? "ready" : "not ready",
       reasons,
     });
+  } else if (path?.startsWith("/api/") && h.apiToken !== undefined && !authorised(req, h.apiToken)) {
+    res.setHeader("www-authenticate", 'Bearer realm="gatewatch"');
+    send(res, 401, { error: "missing or wrong bearer token (GATEWATCH_API_TOKEN)" });
   } else if (req.method === "POST" && path === "/api/query") {
     const body = await readBody(req, MAX_QUERY_BYTES);
     if (body === null) return send(res, 413, { error: `query body over ${MAX_QUERY_BYTES} bytes` });
@@ -103,4 +109,12 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | n
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Constant-time comparison of the request's bearer token with the configured one. */
+function authorised(req: IncomingMessage, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+  if (!m) return false;
+  const digest = (t: string) => createHash("sha256").update(t).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
 }

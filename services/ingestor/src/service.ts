@@ -41,6 +41,7 @@ export async function runService(config: Config, log: Logger): Promise<number> {
         return reasons;
       },
       query: (sql) => store.queryReadOnly(sql),
+      ...(config.apiToken ? { apiToken: config.apiToken } : {}),
     },
     log,
   ).catch(async (err: unknown) => {
