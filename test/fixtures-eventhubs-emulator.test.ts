@@ -20,6 +20,7 @@ import {
 import { BlobCheckpointStore } from "@azure/eventhubs-checkpointstore-blob";
 import { ContainerClient } from "@azure/storage-blob";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "./helpers/wait.js";
 // The SDK's own copy of the service's partition-key hash (used by its buffered producer), to check ours against.
 import { mapPartitionKeyToId } from "../node_modules/@azure/event-hubs/dist/esm/impl/partitionKeyToIdMapper.js";
 import {
@@ -32,21 +33,6 @@ import {
 
 // The SDK's default retry delay is 30 s (fixed); tests use short delays so a retry is visible but quick.
 const retryOptions = { retryDelayInMs: 200, maxRetries: 5, timeoutInMs: 10_000 };
-
-/** Polls `check` every 50 ms until it returns a truthy value, or throws after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** `p`, or a rejection naming `what` once `ms` have passed. */
 async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {

@@ -19,6 +19,7 @@ import {
   type LogEntry,
 } from "kafkajs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./helpers/wait.js";
 import {
   startKafkaBroker,
   type KafkaBrokerFixture,
@@ -32,21 +33,6 @@ const require = createRequire(import.meta.url);
 const SERVER = new URL("./fixtures/kafka-broker/server.mjs", import.meta.url).pathname;
 
 // ---- helpers ---------------------------------------------------------------------------------------------
-
-/** Polls `check` every 50 ms until it returns a truthy value, or throws after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface Run {
   code: number | null;

@@ -19,6 +19,7 @@ import {
   type EventHubsEmulatorFixture,
 } from "../fixtures/eventhubs-emulator/index.js";
 import { startCli } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 
 const HUB = "appgw-logs";
 const CONTAINER = "gw-checkpoints";
@@ -198,14 +199,12 @@ describe("gatewatch run --source eventhubs", { timeout: 240_000 }, () => {
     // Publish once the two have shared the hub out: while a partition moves from one replica to the
     // other, a batch the old owner is still writing can be written twice (the README's documented
     // window), which is not what this test is about.
-    const deadline = Date.now() + 60_000;
-    while (!(owned(a).size > 0 && owned(b).size > 0 && owned(a).size + owned(b).size === 4)) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `replicas did not share the partitions: ${JSON.stringify([...owned(a)])} / ${JSON.stringify([...owned(b)])}`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      "the two replicas to share the partitions",
+      () => owned(a).size > 0 && owned(b).size > 0 && owned(a).size + owned(b).size === 4,
+      60_000,
+      100,
+    );
     await publish(20);
     await waitForExpected();
     expect(claimed(a).size + claimed(b).size).toBeGreaterThanOrEqual(4);

@@ -5,6 +5,7 @@
  * exactly, what the produced messages hold, and the group's committed offsets equal the high watermarks.
  */
 import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs from "kafkajs";
 import SnappyCodec from "kafkajs-snappy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import { createDemoGenerator } from "@gatewatch/source-demo";
 import { startClickHouseHttp, type ClickHouseHttpFixture } from "../fixtures/clickhouse-http/index.js";
 import { startKafkaBroker, type KafkaBrokerFixture } from "../fixtures/kafka-broker/index.js";
 import { startCli } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 
 const TOPIC = "appgw-logs";
 const GROUP = "gatewatch";
@@ -113,10 +115,6 @@ class Feed {
 
 const feed = new Feed(() => broker, "kafkatest");
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 function service(extra: string[] = [], env: Record<string, string> = {}, database = feed.database) {
   return startCli(
     [
@@ -156,14 +154,6 @@ async function metricsOf(url: string): Promise<string> {
 function assigned(svc: ReturnType<typeof service>): string[] {
   const joins = svc.logs.filter((l) => l.msg === "kafka partitions assigned");
   return (joins[joins.length - 1]?.partitions as string[] | undefined) ?? [];
-}
-
-async function waitUntil(what: string, check: () => boolean | Promise<boolean>, polls = 240): Promise<void> {
-  for (let i = 0; i < polls; i++) {
-    if (await check()) return;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeAll(async () => {
@@ -217,13 +207,18 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
 
   it("shares partitions with a second consumer (rebalance) and takes them back when it is killed", async () => {
     const a = service(plain());
-    await waitUntil("a owns every partition", () => assigned(a).length === PARTITIONS);
+    await waitFor("a owns every partition", () => assigned(a).length === PARTITIONS, 60_000, 250);
     // Slow inserts: batches are in flight when the group rebalances; the revoked ones must be either
     // committed before the partition moves or left to the new owner, and nothing written twice.
     await clickhouse.fault("stall", 1_000_000, 150);
     await feed.publish(20);
     const b = service(plain());
-    await waitUntil("both consumers own partitions", () => assigned(a).length > 0 && assigned(b).length > 0);
+    await waitFor(
+      "both consumers own partitions",
+      () => assigned(a).length > 0 && assigned(b).length > 0,
+      60_000,
+      250,
+    );
     await clickhouse.fault("none");
     expect([...assigned(a), ...assigned(b)].sort()).toEqual(
       [...Array(PARTITIONS).keys()].map((p) => `${TOPIC}/${p}`),
@@ -235,7 +230,7 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
     b.child.kill("SIGKILL");
     await b.exited;
     await feed.publish(10);
-    await waitUntil("a owns every partition again", () => assigned(a).length === PARTITIONS);
+    await waitFor("a owns every partition again", () => assigned(a).length === PARTITIONS, 60_000, 250);
     await feed.waitForExpected();
     await feed.waitForCommitted();
     await stop(a);
@@ -354,7 +349,7 @@ describe("gatewatch run --source kafka", { timeout: 240_000 }, () => {
       await feed.waitForExpected();
       const throttled = async () =>
         Number(/^gatewatch_source_throttle_seconds_total (\S+)/m.exec(await metricsOf(url))?.[1]);
-      await waitUntil("throttle time exported", async () => (await throttled()) > 0, 40);
+      await waitFor("throttle time exported", async () => (await throttled()) > 0, 10_000, 250);
       await stop(svc);
     } finally {
       await broker.throttle(0);
