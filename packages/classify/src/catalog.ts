@@ -3,7 +3,7 @@
  * ClickHouse values, alert labels); titles and advice are the project's own words, drawn from the
  * Microsoft troubleshooting material summarised in reference/appgw-logs.md.
  */
-import type { CauseId, CauseInfo, Origin, Severity } from "./types.js";
+import type { CauseId, CauseInfo, Origin, RuleId, Severity } from "./types.js";
 
 type Entry = readonly [
   id: CauseId,
@@ -475,3 +475,15 @@ export function causeInfo(id: CauseId): CauseInfo {
 export function isCauseId(value: unknown): value is CauseId {
   return typeof value === "string" && CATALOG.has(value as CauseId);
 }
+
+/** What each rule of spec §2–3 looks at, in one sentence (for `explain`). */
+export const RULES: Readonly<Record<RuleId, string>> = Object.freeze({
+  R0: "Internal: the client IP is 127.0.0.1, a gateway-internal request.",
+  R1: "Backend passthrough: the backend answered and the gateway relayed its status unchanged.",
+  R2: "Success: a 1xx/2xx status.",
+  R3: "error_info: the gateway's own error code (errorInfo) names the cause.",
+  R4: "mTLS: a 400 with a failed client-certificate verification, by the failure text.",
+  R5: "Status only: the gateway answered by itself; the status code (and backend address, timing) decides.",
+  R6: "Unclassified: no rule matched.",
+  L4: "Layer 4: a TCP/TLS proxy session, by its backend status.",
+});

@@ -1,4 +1,4 @@
-export { CATALOG, CAUSE_IDS, ORIGINS, causeInfo, isCauseId } from "./catalog.js";
+export { CATALOG, CAUSE_IDS, ORIGINS, RULES, causeInfo, isCauseId } from "./catalog.js";
 export { classifyAccess, DEFAULT_BACKEND_TIMEOUT_SECONDS } from "./access-rules.js";
 export { classifyL4 } from "./l4-rules.js";
 export { statusClass } from "./status-class.js";

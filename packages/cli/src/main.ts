@@ -12,6 +12,9 @@ import {
   createLogger,
   findStoreHolder,
   loadConfig,
+  parseDuration as parseDurationText,
+  parseInsightParams,
+  runInsight,
   openMigratedStore,
   openStore,
   replay,
@@ -19,10 +22,13 @@ import {
   runService,
   type Config,
   type Flags,
+  type Insight,
+  type InsightResults,
 } from "@gatewatch/ingestor";
 import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
 import { classifyCommand } from "./classify-command.js";
 import { ReplayProgressView, formatReplaySummary } from "./progress.js";
+import { renderExplain, renderTop, renderTrends } from "./render.js";
 
 type SettingKey = keyof typeof SETTINGS;
 
@@ -169,19 +175,98 @@ export function buildProgram(): Command {
       .option(...API_OPTION),
     STORE_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
-    const cfg = config(opts);
-    const seconds = parseDuration(String(opts.since));
-    const table = `${cfg.storeTarget.database}.alert_events`;
-    const sql = opts.active
-      ? `SELECT alert_id, argMax(state, at) AS state, any(gateway) AS gateway, any(cause) AS cause,
-                any(severity) AS severity, min(started_at) AS started_at, max(at) AS last_change,
-                argMax(summary, at) AS summary, argMax(description, at) AS description, any(runbook_url) AS runbook_url
-         FROM ${table} GROUP BY alert_id
-         HAVING state = 'firing' AND last_change >= now64(3) - toIntervalSecond(${seconds})
-         ORDER BY started_at`
-      : `SELECT at, state, alert_id, gateway, cause, severity, summary
-         FROM ${table} WHERE at >= now64(3) - toIntervalSecond(${seconds}) ORDER BY at, alert_id`;
-    for (const row of await readOnly(opts, sql)) process.stdout.write(JSON.stringify(row) + "\n");
+    const { alerts } = await insight(opts, "alerts", {
+      active: opts.active ? "true" : "false",
+      since: String(parseDuration(String(opts.since))),
+    });
+    for (const row of alerts) process.stdout.write(JSON.stringify(row) + "\n");
+  });
+
+  const filterOptions = (cmd: Command) =>
+    cmd
+      .option("--gateway <names>", "only these gateways (comma-separated)")
+      .option("--cause <ids>", "only these causes (comma-separated cause ids)")
+      .option("--origin <origins>", "only these origins (gateway, client, mtls, waf, backend, ...)")
+      .option("--listener <names>", "only these listeners")
+      .option("--backend-pool <names>", "only these backend pools")
+      .option("--from <time>", "start: 6h (ago), now-6h, an ISO 8601 time or epoch seconds", "1h")
+      .option("--to <time>", "end (exclusive), same forms", "now")
+      .option("--json", "print the API's JSON instead of a table")
+      .option(...API_OPTION);
+  const filterParams = (opts: Record<string, unknown>): Record<string, string> => {
+    const params: Record<string, string> = {};
+    for (const [flag, param] of [
+      ["gateway", "gateway"],
+      ["cause", "cause"],
+      ["origin", "origin"],
+      ["listener", "listener"],
+      ["backendPool", "backend_pool"],
+      ["from", "from"],
+      ["to", "to"],
+    ] as const)
+      if (typeof opts[flag] === "string") params[param] = opts[flag];
+    return params;
+  };
+
+  addSettings(
+    filterOptions(
+      program
+        .command("trends")
+        .description(
+          "Requests per time bucket and cause from the rollups (per minute, or per hour for whole-hour steps).",
+        )
+        .option("--step <duration>", "bucket size, whole minutes (default: at most 300 buckets)"),
+    ),
+    STORE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const params = filterParams(opts);
+    if (typeof opts.step === "string") params.step = opts.step;
+    const result = await insight(opts, "trends", params);
+    process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : renderTrends(result));
+  });
+
+  addSettings(
+    filterOptions(
+      program
+        .command("top")
+        .description(
+          "The largest causes, backend pools, listeners, hosts, ... over a range, with the change against the period before.",
+        )
+        .option(
+          "--by <dimension>",
+          "cause, origin, gateway, listener, backend_pool, status, host or backend_address",
+          "cause",
+        )
+        .option("--limit <n>", "at most this many rows (1-100)", "10"),
+    ),
+    STORE_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const result = await insight(opts, "top", {
+      ...filterParams(opts),
+      by: String(opts.by),
+      limit: String(opts.limit),
+    });
+    process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : renderTop(result));
+  });
+
+  addSettings(
+    program
+      .command("explain")
+      .description(
+        "A stored request by its transaction id: its cause, what produces it and what to check first, the rule and evidence, and its firewall records.",
+      )
+      .argument("<transactionId>", "the access log's transactionId")
+      .option("--json", "print the API's JSON instead of a table")
+      .option(...API_OPTION),
+    STORE_KEYS,
+  ).action(async (transactionId: string, opts: Record<string, unknown>) => {
+    const result = await insight(opts, "explain", { transaction_id: transactionId });
+    if (result === null)
+      throw new GatewatchError(
+        "not_found",
+        `nothing stored for transaction id ${JSON.stringify(transactionId)}`,
+      );
+    process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : renderExplain(result));
   });
 
   // Positional options: what follows `replay` belongs to replay (both commands take --store, --since, ...).
@@ -318,6 +403,51 @@ async function readOnly(opts: Record<string, unknown>, sql: string): Promise<Rec
   }
 }
 
+/**
+ * Answers an insight through the service holding the store (--api, or found next to it), else from
+ * the store directly; the parameters are checked before anything is opened.
+ */
+async function insight<K extends Insight>(
+  opts: Record<string, unknown>,
+  name: K,
+  params: Record<string, string>,
+): Promise<InsightResults[K]> {
+  const cfg = config(opts);
+  parseInsightParams(name, params);
+  const holder = typeof opts.api === "string" ? { api: opts.api } : findStoreHolder(cfg.storeTarget);
+  if (holder) return insightApi(holder.api, name, params, cfg.apiToken);
+  const store = await openStore(cfg);
+  try {
+    return await runInsight(store, name, params);
+  } finally {
+    await store.close();
+  }
+}
+
+/** GET /api/v1/<insight> on a running service; a 404 of `explain` is null, other failures keep their code. */
+async function insightApi<K extends Insight>(
+  api: string,
+  name: K,
+  params: Record<string, string>,
+  token?: string,
+): Promise<InsightResults[K]> {
+  const { transaction_id: id, ...query } = params;
+  const url = new URL(
+    name === "explain" ? `/api/v1/explain/${encodeURIComponent(id ?? "")}` : `/api/v1/${name}`,
+    api,
+  );
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const body = (await res.json()) as InsightResults[K] & { error?: string; code?: string };
+  if (res.status === 404 && name === "explain") return null as InsightResults[K];
+  if (!res.ok)
+    throw new GatewatchError(
+      body.code ?? "api_failed",
+      `${name} via ${api} failed: ${body.error ?? res.status}`,
+    );
+  return body;
+}
+
 /** A dead-letter reason id from --reason (snake_case, so it is safe inside SQL), or undefined. */
 function deadLetterReason(value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -332,13 +462,13 @@ function deadLetterReason(value: unknown): string | undefined {
 
 /** `30s`, `15m`, `24h`, `7d` → seconds; a usage error otherwise. */
 function parseDuration(text: string): number {
-  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
-  if (!m)
+  const seconds = parseDurationText(text);
+  if (seconds === undefined)
     throw new GatewatchError(
       "config_invalid",
       `--since must be a duration like 30m, 24h or 7d, got "${text}"`,
     );
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "s" | "m" | "h" | "d"];
+  return seconds;
 }
 
 async function queryApi(api: string, sql: string, token?: string): Promise<Record<string, unknown>[]> {
@@ -359,7 +489,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (isGatewatchError(err)) {
       process.stderr.write(`gatewatch: ${err.message}\n`);
-      process.exitCode = err.code === "config_invalid" ? 2 : 1;
+      process.exitCode = err.code === "config_invalid" || err.code === "query_invalid" ? 2 : 1;
     } else {
       process.stderr.write(`gatewatch: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

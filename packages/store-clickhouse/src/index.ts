@@ -11,3 +11,25 @@ export { clusterStatements, assertClusterName, LOCAL_SUFFIX } from "./cluster.js
 export type { ClusterStatement } from "./cluster.js";
 export { assertReadOnlySql } from "./read-only.js";
 export { classifyStoreError } from "./errors.js";
+export {
+  queryTrends,
+  queryTop,
+  queryTransaction,
+  queryAlertHistory,
+  TOP_DIMENSIONS,
+  MAX_TREND_POINTS,
+  MINUTE_ROLLUP_MAX_RANGE,
+  RAW_MAX_RANGE,
+} from "./insights.js";
+export type {
+  InsightFilters,
+  TimeRange,
+  TrendsQuery,
+  TrendsResult,
+  TopDimension,
+  TopQuery,
+  TopResult,
+  TopRow,
+  TransactionRows,
+  AlertHistoryQuery,
+} from "./insights.js";

@@ -11,3 +11,6 @@ export type { Pipeline, Totals } from "./pipeline.js";
 export { startHttpServer } from "./http-server.js";
 export { replayDeadLetters } from "./dead-letters.js";
 export type { DeadLetterFilter, DeadLetterReplaySummary } from "./dead-letters.js";
+export { INSIGHTS, parseInsightParams, runInsight, parseDuration, parseInstant } from "./insights.js";
+export type { Insight, InsightResults, ExplainResult } from "./insights.js";
+export type { TrendsResult, TopResult, TopRow } from "@gatewatch/store-clickhouse";

@@ -11,6 +11,7 @@ import { GatewatchError } from "@gatewatch/pipeline";
 import { AlertService } from "./alerts.js";
 import type { Config } from "./config.js";
 import { startHttpServer } from "./http-server.js";
+import { runInsight } from "./insights.js";
 import { createPipeline } from "./pipeline.js";
 import { createSource } from "./sources.js";
 import { openMigratedStore } from "./store.js";
@@ -41,6 +42,7 @@ export async function runService(config: Config, log: Logger): Promise<number> {
         return reasons;
       },
       query: (sql) => store.queryReadOnly(sql),
+      insight: (insight, params) => runInsight(store, insight, params),
       ...(config.apiToken ? { apiToken: config.apiToken } : {}),
     },
     log,
