@@ -171,13 +171,16 @@ export function buildProgram(): Command {
         "List cause-spike alerts from the alert history: every firing and resolved transition, or with --active the alerts firing now.",
       )
       .option("--active", "only alerts whose last transition is firing")
-      .option("--since <duration>", "how far back, e.g. 30m, 24h, 7d", "24h")
+      .option(
+        "--since <duration>",
+        "how far back, e.g. 30m, 24h, 7d (default: 24h; with --active, however long they have fired)",
+      )
       .option(...API_OPTION),
     STORE_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
     const { alerts } = await insight(opts, "alerts", {
       active: opts.active ? "true" : "false",
-      since: String(parseDuration(String(opts.since))),
+      ...(typeof opts.since === "string" ? { since: opts.since } : {}),
     });
     for (const row of alerts) process.stdout.write(JSON.stringify(row) + "\n");
   });

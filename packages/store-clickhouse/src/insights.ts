@@ -107,9 +107,10 @@ export interface TransactionRows {
 
 /** {@link queryAlertHistory} input. */
 export interface AlertHistoryQuery {
-  /** Only alerts whose last transition is `firing`. */
+  /** Only alerts whose last transition is `firing`, however long ago it fired. */
   readonly active: boolean;
-  readonly sinceSeconds: number;
+  /** Transitions (or, with `active`, last transitions) at most this old; absent: all. */
+  readonly sinceSeconds?: number;
   /** @default 1000 */
   readonly limit?: number;
 }
@@ -275,7 +276,9 @@ export async function queryTransaction(
 
 /**
  * The alert history: every transition since `sinceSeconds` ago, or with `active` one row per alert
- * whose last transition is `firing` (and changed within the window).
+ * whose last transition is `firing` (and, when `sinceSeconds` is given, changed within it). An alert
+ * stays active until its resolution is recorded, so one whose service stopped while it fired stays
+ * listed until it fires and resolves again or its rows expire.
  */
 export async function queryAlertHistory(
   store: ClickHouseStore,
@@ -293,5 +296,7 @@ export async function queryAlertHistory(
     : `SELECT at, state, alert_id, gateway, cause, severity, summary
        FROM ${table} WHERE at >= now64(3) - toIntervalSecond({since:UInt32}) ORDER BY at, alert_id
        LIMIT {limit:UInt32}`;
-  return store.queryReadOnly(`${sql} ${BOUNDED}`, { since: q.sinceSeconds, limit: q.limit ?? 1000 });
+  // Without a window, the whole history (its retention bounds it).
+  const since = q.sinceSeconds ?? 0xffffffff;
+  return store.queryReadOnly(`${sql} ${BOUNDED}`, { since, limit: q.limit ?? 1000 });
 }

@@ -54,7 +54,7 @@ export async function startHttpServer(
   const server = createServer((req, res) => {
     handle(req, res, handlers).catch((err: unknown) => {
       log.error({ url: req.url, err: String(err) }, "http handler failed");
-      if (!res.headersSent) send(res, 500, { error: "internal error" });
+      if (!res.headersSent) send(res, 500, { error: "internal error", code: "internal" });
       else res.destroy();
     });
   });
@@ -95,19 +95,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: HttpHandlers
     });
   } else if (path?.startsWith("/api/") && h.apiToken !== undefined && !authorised(req, h.apiToken)) {
     res.setHeader("www-authenticate", 'Bearer realm="gatewatch"');
-    send(res, 401, { error: "missing or wrong bearer token (GATEWATCH_API_TOKEN)" });
+    send(res, 401, { error: "missing or wrong bearer token (GATEWATCH_API_TOKEN)", code: "unauthorized" });
   } else if (path?.startsWith("/api/v1/")) {
     await handleInsight(req, res, path.slice("/api/v1/".length), h);
   } else if (req.method === "POST" && path === "/api/query") {
     const body = await readBody(req, MAX_QUERY_BYTES);
-    if (body === null) return send(res, 413, { error: `query body over ${MAX_QUERY_BYTES} bytes` });
+    if (body === null)
+      return send(res, 413, { error: `query body over ${MAX_QUERY_BYTES} bytes`, code: "too_large" });
     let sql: unknown;
     try {
       sql = (JSON.parse(body) as { sql?: unknown }).sql;
     } catch {
-      return send(res, 400, { error: 'body must be JSON {"sql": "..."}' });
+      return send(res, 400, { error: 'body must be JSON {"sql": "..."}', code: "query_invalid" });
     }
-    if (typeof sql !== "string") return send(res, 400, { error: 'body must be JSON {"sql": "..."}' });
+    if (typeof sql !== "string")
+      return send(res, 400, { error: 'body must be JSON {"sql": "..."}', code: "query_invalid" });
     await answer(res, () => h.query(sql).then((rows) => ({ rows })));
   } else if (req.method === "GET" && path !== undefined && PAGE_FILES[path]) {
     const { file, type } = PAGE_FILES[path];
@@ -122,7 +124,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: HttpHandlers
     });
     res.end(content);
   } else {
-    send(res, 404, { error: "not found", endpoints: ENDPOINTS });
+    send(res, 404, { error: "not found", code: "not_found", endpoints: ENDPOINTS });
   }
 }
 
@@ -131,16 +133,18 @@ async function handleInsight(req: IncomingMessage, res: ServerResponse, rest: st
   const [name, id, ...extra] = rest.split("/");
   const insight = INSIGHTS.find((i) => i === name);
   if (!insight || extra.length > 0 || (id !== undefined) !== (insight === "explain"))
-    return send(res, 404, { error: "not found", endpoints: ENDPOINTS });
+    return send(res, 404, { error: "not found", code: "not_found", endpoints: ENDPOINTS });
   if (req.method !== "GET") {
     res.setHeader("allow", "GET");
-    return send(res, 405, { error: "method not allowed; use GET" });
+    return send(res, 405, { error: "method not allowed; use GET", code: "method_not_allowed" });
   }
   // A repeated parameter is a list, like a comma-separated one.
   const params: Record<string, string> = {};
   for (const [key, value] of new URL(req.url ?? "/", "http://localhost").searchParams)
     params[key] = key in params ? `${params[key]},${value}` : value;
   if (id !== undefined) {
+    if ("transaction_id" in params)
+      return send(res, 400, { error: "the transaction id goes in the path only", code: "query_invalid" });
     let transactionId: string;
     try {
       transactionId = decodeURIComponent(id);

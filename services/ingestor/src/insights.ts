@@ -52,6 +52,8 @@ export interface InsightResults {
 
 /** Longest range a trend or top list may cover, seconds. */
 const MAX_RANGE = 400 * 86_400;
+/** Largest trend step, seconds. */
+const MAX_STEP = 7 * 86_400;
 /** Steps a trend picks by itself, smallest first: the first giving at most 300 buckets. */
 const AUTO_STEPS = [60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
 
@@ -94,12 +96,16 @@ function instant(nowSeconds: number) {
   });
 }
 
-/** A duration, seconds: `5m`, `1h`, `1d` or bare seconds; a step must also be whole minutes. */
-function duration(wholeMinutes = false) {
+/** A duration up to `max` seconds: `5m`, `1h`, `1d` or bare seconds; a step must also be whole minutes. */
+function duration(max: number, wholeMinutes = false) {
   return z.string().transform((text, ctx) => {
     const v = parseDuration(text) ?? (/^\d{1,9}$/.test(text) ? Number(text) : undefined);
     if (v === undefined || v <= 0) {
       ctx.addIssue({ code: "custom", message: `must be a duration like 5m, 1h or 1d, got "${text}"` });
+      return z.NEVER;
+    }
+    if (v > max) {
+      ctx.addIssue({ code: "custom", message: `must be at most ${max / 86_400} days, got "${text}"` });
       return z.NEVER;
     }
     if (wholeMinutes && v % 60 !== 0) {
@@ -108,6 +114,15 @@ function duration(wholeMinutes = false) {
     }
     return v;
   });
+}
+
+/** A count from 1 to `max`, in plain decimal digits. */
+function count(max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,6}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(1).max(max));
 }
 
 /** A comma-separated list of up to 50 values of up to 256 characters. */
@@ -167,10 +182,11 @@ function schemas(nowSeconds: number) {
   return {
     causes: z.strictObject({}),
     trends: z
-      .strictObject({ ...range(nowSeconds), step: duration(true).optional(), ...filters })
+      .strictObject({ ...range(nowSeconds), step: duration(MAX_STEP, true).optional(), ...filters })
       .superRefine((v, ctx) => {
         checkRange(v, ctx);
-        if (v.step !== undefined && (v.to - v.from) / v.step > MAX_TREND_POINTS)
+        // Counted on the range widened to whole steps, as the trend is answered.
+        if (v.step !== undefined && Math.ceil(v.to / v.step) - Math.floor(v.from / v.step) > MAX_TREND_POINTS)
           ctx.addIssue({
             code: "custom",
             path: ["step"],
@@ -181,7 +197,7 @@ function schemas(nowSeconds: number) {
       .strictObject({
         ...range(nowSeconds),
         by: z.enum(TOP_DIMENSIONS).default("cause"),
-        limit: z.coerce.number().int().min(1).max(100).default(10),
+        limit: count(100).default(10),
         ...filters,
       })
       .superRefine((v, ctx) => {
@@ -200,8 +216,9 @@ function schemas(nowSeconds: number) {
     }),
     alerts: z.strictObject({
       active: z.enum(["true", "false"]).default("false"),
-      since: duration().default(86_400),
-      limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+      /** History: default 24 h. Active: default none (every alert still firing). */
+      since: duration(MAX_RANGE).optional(),
+      limit: count(10_000).default(1000),
     }),
   } satisfies Record<Insight, z.ZodType>;
 }
@@ -274,7 +291,11 @@ async function answerInsight(
       const p = parseInsightParams("alerts", params, nowSeconds);
       const rows = await queryAlertHistory(store, {
         active: p.active === "true",
-        sinceSeconds: p.since,
+        ...(p.since !== undefined
+          ? { sinceSeconds: p.since }
+          : p.active === "true"
+            ? {}
+            : { sinceSeconds: 86_400 }),
         limit: p.limit,
       });
       return { alerts: rows };
