@@ -1162,7 +1162,9 @@ describe("single-node Kafka broker fixture", () => {
     );
     const after = await fx.stats();
     expect(after.faults).toEqual({});
-    expect(after.requests.Fetch! - fetchesBefore).toBeGreaterThanOrEqual(3);
+    // Both faulted fetches were sent after failNext; the message may come back on either a later
+    // fetch or the long-poll that was already waiting when failNext was called (counted before).
+    expect(after.requests.Fetch! - fetchesBefore).toBeGreaterThanOrEqual(2);
 
     // OffsetCommit refused once with COORDINATOR_LOAD_IN_PROGRESS (14, retriable): consumer.commitOffsets retries.
     await fx.failNext("OffsetCommit", 14, 1);
