@@ -1162,7 +1162,7 @@ describe("single-node Kafka broker fixture", () => {
     );
     const after = await waitFor("both fetch faults used", async () => {
       const s = await fx.stats();
-      return Object.keys(s.faults).length === 0 && s;
+      return Object.keys(s.faults).length === 0 ? s : null;
     });
     // Both faulted fetches were sent after failNext; the message may come back on either a later
     // fetch or the long-poll that was already waiting when failNext was called (counted before).
