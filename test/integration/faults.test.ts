@@ -245,9 +245,10 @@ describe("replay under ClickHouse faults", () => {
 describe("replay with rows ClickHouse refuses for their content", () => {
   // Two transaction ids of the sample get a recognisable prefix: a plain success request, and a
   // waf_block request whose two firewall records carry the same id. The fixture refuses any insert
-  // holding a row with the marker below. It includes the JSON quotes, so the dead letters, which
-  // quote the refused row as an escaped string (\"transaction_id\":...), are not refused in turn.
-  const marker = '"transaction_id":"poison-';
+  // holding a row with the marker below: the value as the row encoder writes it (a JSON string after
+  // a comma), so the dead letters, which quote the refused row as an escaped string (,\"poison-...),
+  // are not refused in turn.
+  const marker = ',"poison-';
   const sample = join(dir, "sample-poison.ndjson");
   // Checked with a client of its own (quicker than a CLI process per query).
   let client: ClickHouseClient;
@@ -342,10 +343,10 @@ describe("replay with rows ClickHouse refuses for their content", () => {
         marked.map((m) => ({
           detail: expect.stringMatching(
             new RegExp(
-              `^${String(m.table)}: Code: 27\\. DB::Exception: Cannot parse input: expected ',' before: '"transaction_id":"poison-.*\\(at row \\d+\\) : While executing ParallelParsingBlockInputFormat: data for INSERT was parsed from query\\. \\(CANNOT_PARSE_INPUT_ASSERTION_FAILED\\)$`,
+              `^${String(m.table)}: Code: 27\\. DB::Exception: Cannot parse input: expected ',' before: ',"poison-.*\\(at row \\d+\\) : While executing ParallelParsingBlockInputFormat: data for INSERT was parsed from query\\. \\(CANNOT_PARSE_INPUT_ASSERTION_FAILED\\)$`,
             ),
           ),
-          raw: expect.stringContaining(`"transaction_id":"${String(m.transaction_id)}"`),
+          raw: expect.stringContaining(`,"${String(m.transaction_id)}",`),
           raw_bytes: expect.any(Number),
           source: m.source,
           partition: m.partition,

@@ -88,17 +88,13 @@ export function classifyBatch(task: ClassifyTask): ClassifyResult {
         case "access": {
           const c = classifyAccess(rec, task.classify);
           requests.push(encodeAccessRow(rec, c, pos));
-          deltas.count("requests", [rec.gateway, c.cause, c.origin, statusClass(rec.status)]);
-          deltas.count("records", ["access", "stored"]);
+          deltas.count("requests", rec.gateway, c.cause, c.origin, statusClass(rec.status));
+          deltas.count("records", "access", "stored");
           if (c.cause !== "internal_traffic") {
             if (rec.timeTakenSeconds !== null)
-              deltas.observe("duration", [rec.gateway, rec.listener ?? ""], rec.timeTakenSeconds);
+              deltas.observe("duration", rec.gateway, rec.listener ?? "", rec.timeTakenSeconds);
             if (rec.backendLatencySeconds !== null) {
-              deltas.observe(
-                "backendLatency",
-                [rec.gateway, rec.backendPool ?? ""],
-                rec.backendLatencySeconds,
-              );
+              deltas.observe("backendLatency", rec.gateway, rec.backendPool ?? "", rec.backendLatencySeconds);
             }
           }
           break;
@@ -106,23 +102,23 @@ export function classifyBatch(task: ClassifyTask): ClassifyResult {
         case "l4": {
           const c = classifyL4(rec);
           requests.push(encodeL4Row(rec, c, pos));
-          deltas.count("requests", [rec.gateway, c.cause, c.origin, statusClass(rec.backendStatus ?? 0)]);
-          deltas.count("records", ["l4", "stored"]);
+          deltas.count("requests", rec.gateway, c.cause, c.origin, statusClass(rec.backendStatus ?? 0));
+          deltas.count("records", "l4", "stored");
           break;
         }
         case "firewall":
           firewall.push(encodeFirewallRow(rec, pos));
-          deltas.count("firewall", [rec.gateway, rec.action]);
-          deltas.count("records", ["firewall", "stored"]);
+          deltas.count("firewall", rec.gateway, rec.action);
+          deltas.count("records", "firewall", "stored");
           break;
         case "invalid":
           dead.push(encodeDeadLetterRow(rec, pos, task.nowMs, body.byteLength));
-          deltas.count("deadLetters", [rec.reason]);
-          deltas.count("records", ["invalid", "dead_lettered"]);
+          deltas.count("deadLetters", rec.reason);
+          deltas.count("records", "invalid", "dead_lettered");
           break;
         case "performance":
         case "unsupported":
-          deltas.count("records", [rec.kind, "skipped"]);
+          deltas.count("records", rec.kind, "skipped");
           break;
       }
     }

@@ -32,25 +32,38 @@ export interface MetricDeltas {
   readonly deadLetters: [string, number][];
 }
 
-/** Accumulates deltas inside a worker. */
+type CounterMetric = "requests" | "firewall" | "records" | "deadLetters";
+
+/** Labels per counter metric (the arity of its key). */
+const ARITY: Readonly<Record<CounterMetric, number>> = {
+  requests: 4,
+  firewall: 2,
+  records: 2,
+  deadLetters: 1,
+};
+
+/**
+ * Accumulates deltas inside a worker. Called for every record, so labels are passed as arguments
+ * (no array or join per call); the key array is built once per distinct label set.
+ */
 export class DeltaBuilder {
-  readonly #counters = new Map<string, { key: string[]; n: number }>();
+  readonly #counters = new Map<string, { metric: CounterMetric; key: string[]; n: number }>();
   readonly #histograms = new Map<string, HistogramDelta & { metric: string }>();
 
-  count(metric: "requests" | "firewall" | "records" | "deadLetters", key: string[]): void {
-    const id = `${metric}\u0000${key.join("\u0000")}`;
+  count(metric: CounterMetric, a: string, b = "", c = "", d = ""): void {
+    const id = `${metric}\u0000${a}\u0000${b}\u0000${c}\u0000${d}`;
     const entry = this.#counters.get(id);
     if (entry) entry.n++;
-    else this.#counters.set(id, { key: [metric, ...key], n: 1 });
+    else this.#counters.set(id, { metric, key: [a, b, c, d].slice(0, ARITY[metric]), n: 1 });
   }
 
-  observe(metric: "duration" | "backendLatency", labels: string[], value: number): void {
-    const id = `${metric}\u0000${labels.join("\u0000")}`;
+  observe(metric: "duration" | "backendLatency", a: string, b: string, value: number): void {
+    const id = `${metric}\u0000${a}\u0000${b}`;
     let h = this.#histograms.get(id);
     if (!h) {
       h = {
         metric,
-        labels,
+        labels: [a, b],
         buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
         sum: 0,
         count: 0,
@@ -73,10 +86,7 @@ export class DeltaBuilder {
       records: [],
       deadLetters: [],
     };
-    for (const { key, n } of this.#counters.values()) {
-      const [metric, ...labels] = key;
-      (out[metric as "requests"] as unknown[][]).push([...labels, n]);
-    }
+    for (const { metric, key, n } of this.#counters.values()) (out[metric] as unknown[][]).push([...key, n]);
     for (const h of this.#histograms.values()) {
       out[h.metric as "duration" | "backendLatency"].push({
         labels: h.labels,

@@ -65,7 +65,8 @@ describe("ClassifyPool", () => {
       ...comparable(r),
       tables: comparable(r).tables.map((t) => ({
         ...t,
-        text: t.text.replace(/"received_at":\d+/g, '"received_at":0'),
+        // received_at leads each dead-letter row (TABLE_COLUMNS.dead_letters).
+        text: t.table === "dead_letters" ? t.text.replace(/^\[\d+,/gm, "[0,") : t.text,
       })),
     });
     expect(align(remote)).toEqual(align(local));

@@ -65,7 +65,7 @@ export interface BatchLimits {
   readonly maxBodies: number;
   /**
    * Maximum bytes of bodies per batch (a single larger body still forms its own batch).
-   * @default 4194304
+   * @default 16777216
    */
   readonly maxBytes: number;
   /**
@@ -77,4 +77,8 @@ export interface BatchLimits {
 }
 
 /** Default {@link BatchLimits}. */
-export const defaultBatchLimits: BatchLimits = { maxBodies: 500, maxBytes: 4 * 1024 * 1024, maxWaitMs: 1000 };
+export const defaultBatchLimits: BatchLimits = {
+  maxBodies: 500,
+  maxBytes: 16 * 1024 * 1024,
+  maxWaitMs: 1000,
+};

@@ -82,12 +82,19 @@ interface ServerError {
 /**
  * A ClickHouse server error from either transport. Embedded mode's chdb connection builds its errors
  * with its own copy of the client's error class, so `instanceof ClickHouseError` misses them: match
- * the shape (a numeric `code` string, as `parseError` produces) as well.
+ * the shape (a numeric `code` string, as `parseError` produces) as well. chdb's passthrough insert
+ * throws its own errors with a numeric `clickhouseCode` and the engine's text, `Code: N.
+ * DB::Exception: …` (sometimes twice) ending in the error name in parentheses.
  */
 function serverError(err: unknown): ServerError | undefined {
   if (err instanceof ClickHouseError) return err;
   if (!(err instanceof Error)) return undefined;
-  const { code, type } = err as { code?: unknown; type?: unknown };
+  const { code, type, clickhouseCode } = err as { code?: unknown; type?: unknown; clickhouseCode?: unknown };
+  if (typeof clickhouseCode === "number") {
+    const text = err.message.replace(/^(Code: \d+\. DB::Exception: )+/, "");
+    const name = /\(([A-Z][A-Z0-9_]+)\)(?: \(version [^)]*\))?\.?\s*$/.exec(text);
+    return { code: String(clickhouseCode), type: name?.[1], message: text };
+  }
   if (typeof code !== "string" || !/^\d+$/.test(code)) return undefined;
   return { code, type: typeof type === "string" ? type : undefined, message: err.message };
 }

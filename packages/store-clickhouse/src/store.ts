@@ -28,6 +28,7 @@ import {
 import { assertClusterName, clusterStatements, type ClusterStatement } from "./cluster.js";
 import { assertReadOnlySql } from "./read-only.js";
 import { describeStore, type StoreTarget } from "./store-url.js";
+import { TABLE_COLUMNS } from "./rows.js";
 
 /** A dead letter's identity and raw text, as `gatewatch dead-letters replay` reads it. */
 export interface DeadLetterRow {
@@ -64,6 +65,15 @@ export interface AlertEventRow {
 }
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
+
+/** chdb's passthrough insert (embedded stores only). */
+type RawInsert = (params: {
+  table: string;
+  values: Uint8Array;
+  format: "JSONCompactEachRow" | "JSONEachRow";
+  columns?: readonly string[];
+  settings: Record<string, string | number | boolean>;
+}) => Promise<void>;
 
 /** Options of {@link ClickHouseStore.open}. */
 export interface StoreOptions {
@@ -135,9 +145,17 @@ export class ClickHouseStore {
   readonly #retention: Retention;
   readonly #cluster: string | undefined;
   readonly #insertSettings: ClickHouseSettings;
+  readonly #rawInsert: RawInsert | undefined;
 
-  private constructor(client: ClickHouseClient, target: StoreTarget, retention: Retention, cluster?: string) {
+  private constructor(
+    client: ClickHouseClient,
+    target: StoreTarget,
+    retention: Retention,
+    cluster?: string,
+    rawInsert?: RawInsert,
+  ) {
     this.#client = client;
+    this.#rawInsert = rawInsert;
     this.target = target;
     this.database = target.database;
     this.#retention = retention;
@@ -158,14 +176,16 @@ export class ClickHouseStore {
       assertClusterName(options.cluster);
     }
     let client: ClickHouseClient;
+    let rawInsert: RawInsert | undefined;
     if (target.kind === "embedded") {
       mkdirSync(target.dir, { recursive: true });
       const { createChdbConnection } = await import("chdb/connection");
       try {
+        const chdb = createChdbConnection({ path: target.dir });
+        rawInsert = (params) => chdb.chdb.rawInsert(params).then(() => undefined);
         // chdb types its connection against @clickhouse/client-common, which the client now bundles
         // under another path; the runtime contract is the same (chdb/connection README).
-        const connection = createChdbConnection({ path: target.dir }) as unknown as ClientConnection;
-        client = createClient({ connection });
+        client = createClient({ connection: chdb as unknown as ClientConnection });
       } catch (err) {
         throw classifyStoreError(err, `opening embedded store ${target.dir}`);
       }
@@ -182,7 +202,7 @@ export class ClickHouseStore {
         clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
       });
     }
-    const store = new ClickHouseStore(client, target, retention, options.cluster);
+    const store = new ClickHouseStore(client, target, retention, options.cluster, rawInsert);
     try {
       // A server that is restarting or busy gets a few seconds; anything else fails at once.
       await pRetry(
@@ -336,15 +356,35 @@ export class ClickHouseStore {
   }
 
   /**
-   * Inserts pre-encoded JSONEachRow rows synchronously. A repeated call with the same `token` writes
-   * nothing (within the deduplication window). Throws a classified {@link GatewatchError}.
+   * Inserts pre-encoded rows synchronously: JSONCompactEachRow lines in the order of
+   * {@link TABLE_COLUMNS} (what the row encoders write), or JSONEachRow objects. A repeated call
+   * with the same `token` writes nothing (within the deduplication window). Throws a classified
+   * {@link GatewatchError}. Embedded, the bytes go to the engine as they are (chdb's passthrough
+   * insert) rather than through the client, which would copy them into the SQL text.
    */
-  async insertEncoded(table: InsertTable, ndjson: Uint8Array, token: string): Promise<void> {
+  async insertEncoded(
+    table: InsertTable,
+    rows: Uint8Array,
+    token: string,
+    format: "JSONCompactEachRow" | "JSONEachRow" = "JSONCompactEachRow",
+  ): Promise<void> {
+    const columns = format === "JSONCompactEachRow" ? TABLE_COLUMNS[table] : undefined;
+    const settings = { ...this.#insertSettings, insert_deduplication_token: token };
     try {
+      if (this.#rawInsert) {
+        await this.#rawInsert({
+          table: `${this.database}.${table}`,
+          values: rows,
+          format,
+          ...(columns ? { columns } : {}),
+          settings: settings as unknown as Record<string, string | number | boolean>,
+        });
+        return;
+      }
       const res = await this.#client.exec({
-        query: `INSERT INTO ${this.database}.${table} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.byteLength)]),
-        clickhouse_settings: { ...this.#insertSettings, insert_deduplication_token: token },
+        query: `INSERT INTO ${this.database}.${table}${columns ? ` (${columns.join(", ")})` : ""} FORMAT ${format}`,
+        values: Readable.from([Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength)]),
+        clickhouse_settings: settings,
       });
       res.stream.resume();
     } catch (err) {

@@ -18,13 +18,14 @@ import pRetry, { AbortError } from "p-retry";
 import { GatewatchError, isGatewatchError } from "@gatewatch/pipeline";
 import { DEFAULT_MAX_RAW_CHARS } from "@gatewatch/records";
 import { serverErrorText } from "./errors.js";
+import { compactRow, rowObject } from "./rows.js";
 import { Tables, type InsertTable } from "./schema.js";
 import type { ClickHouseStore } from "./store.js";
 
 /** Encoded rows for one table. */
 export interface EncodedTable {
   readonly table: InsertTable;
-  /** JSONEachRow: one JSON object per line (`JSON.stringify` output, so no raw newline inside a row). */
+  /** JSONCompactEachRow: one JSON array per line in the order of TABLE_COLUMNS (`JSON.stringify` output, so no raw newline inside a row). */
   readonly data: Uint8Array;
   readonly rows: number;
 }
@@ -213,12 +214,11 @@ export class StoreWriter {
     let row: Record<string, unknown> = {};
     try {
       const parsed: unknown = JSON.parse(text);
-      if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed))
-        row = parsed as Record<string, unknown>;
+      if (Array.isArray(parsed)) row = rowObject(r.table, parsed);
     } catch {
       // Not JSON at all (the reason it was refused): no position to copy; raw keeps the text.
     }
-    return JSON.stringify({
+    return compactRow(Tables.deadLetters, {
       received_at: receivedAtMs,
       reason: STORE_REJECTED_REASON,
       detail: truncate(`${r.table}: ${serverErrorText(r.error)}`, DETAIL_CHARS),
@@ -268,7 +268,7 @@ export class StoreWriter {
   }
 }
 
-/** The rows of NDJSON bytes: the non-blank lines, addressed by index. */
+/** The rows of line-delimited JSON bytes: the non-blank lines, addressed by index. */
 class Lines {
   readonly #data: Uint8Array;
   readonly #starts: number[] = [];
@@ -279,7 +279,7 @@ class Lines {
     for (let start = 0; start < data.byteLength;) {
       let end = data.indexOf(NEWLINE, start);
       if (end < 0) end = data.byteLength;
-      // JSONEachRow ignores whitespace between rows; so do the row boundaries here.
+      // ClickHouse ignores whitespace between rows; so do the row boundaries here.
       if (!data.subarray(start, end).every((b) => b === 0x20 || b === 0x09 || b === 0x0d)) {
         this.#starts.push(start);
         this.#ends.push(end);

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClickHouseStore, LATEST_VERSION, StoreWriter, parseStoreUrl } from "../src/index.js";
+import { compactRow } from "../src/rows.js";
 
 // chdb allows one data directory per process; vitest runs each test file in its own process.
 const dir = mkdtempSync(join(tmpdir(), "gw-store-"));
 let store: ClickHouseStore;
 
 const row = (i: number) =>
-  JSON.stringify({
+  compactRow("dead_letters", {
     received_at: Date.now(),
     reason: "not_json",
     detail: `bad ${i}`,
@@ -68,7 +69,7 @@ describe("embedded ClickHouse store", () => {
 
   it("fails a row that does not match the schema instead of dropping fields", async () => {
     const writer = new StoreWriter(store);
-    const bad = Buffer.from(JSON.stringify({ reason: "x", unknown_column: 1 }) + "\n");
+    const bad = Buffer.from(JSON.stringify([...(JSON.parse(row(9)) as unknown[]), "unknown column"]) + "\n");
     // A refused dead letter has nowhere to go: the writer gives up instead of dead-lettering it.
     await expect(
       writer.write([{ table: "dead_letters", data: bad, rows: 1 }], "tok-bad"),
@@ -120,7 +121,7 @@ describe("embedded ClickHouse store", () => {
       ),
       ...Array.from({ length: 5 }, (_, i) => req(100 + i, "success", "bp-api")),
     ];
-    await store.insertEncoded("requests", Buffer.from(rows.join("\n") + "\n"), "spike-rows");
+    await store.insertEncoded("requests", Buffer.from(rows.join("\n") + "\n"), "spike-rows", "JSONEachRow");
     const counts = await store.recentCauseCounts(90);
     const total = (cause: string) =>
       counts.filter((c) => c.cause === cause).reduce((n, c) => n + c.requests, 0);
@@ -182,10 +183,11 @@ async function insertMigrationRow(s: ClickHouseStore, version: number): Promise<
   // The store exposes no write API for arbitrary tables; reuse insertEncoded's path via the
   // migrations table's JSONEachRow shape.
   await (
-    s as unknown as { insertEncoded(t: string, d: Uint8Array, tok: string): Promise<void> }
+    s as unknown as { insertEncoded(t: string, d: Uint8Array, tok: string, f: string): Promise<void> }
   ).insertEncoded(
     "schema_migrations",
     Buffer.from(JSON.stringify({ version, name: "from the future" }) + "\n"),
     `future-${version}`,
+    "JSONEachRow",
   );
 }

@@ -153,7 +153,7 @@ const ndjson = (lines: string[]) => Buffer.from(lines.join("\n") + "\n");
 beforeAll(async () => {
   store = await ClickHouseStore.open(parseStoreUrl(`embedded:${dir}`));
   await store.migrate();
-  await store.insertEncoded("requests", ndjson(ROWS.map(requestJson)), "insights-requests");
+  await store.insertEncoded("requests", ndjson(ROWS.map(requestJson)), "insights-requests", "JSONEachRow");
   await store.insertEncoded(
     "firewall_events",
     ndjson([
@@ -209,6 +209,7 @@ beforeAll(async () => {
       ),
     ]),
     "insights-firewall",
+    "JSONEachRow",
   );
 });
 afterAll(async () => {

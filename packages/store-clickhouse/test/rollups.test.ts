@@ -93,7 +93,7 @@ afterAll(async () => {
 
 describe("per-minute and per-hour rollups", () => {
   it("count every raw request once per (gateway, cause) in both rollups, with mergeable quantiles", async () => {
-    await store.insertEncoded("requests", firstBlock, "rollups-block-1");
+    await store.insertEncoded("requests", firstBlock, "rollups-block-1", "JSONEachRow");
     const raw = await totals("requests");
     expect(raw).toHaveLength(6);
     expect(raw.reduce((n, r) => n + r.requests, 0)).toBe(240);
@@ -133,11 +133,11 @@ describe("per-minute and per-hour rollups", () => {
   it("writes nothing to the raw table or either rollup when a block is inserted again with its token", async () => {
     const before = await counts();
     expect(before).toEqual({ raw: 240, minute: 240, hour: 240 });
-    await store.insertEncoded("requests", firstBlock, "rollups-block-1");
+    await store.insertEncoded("requests", firstBlock, "rollups-block-1", "JSONEachRow");
     expect(await counts()).toEqual(before);
     const next = ndjson(Array.from({ length: 10 }, (_, i) => requestRow(1000 + i)));
-    await store.insertEncoded("requests", next, "rollups-block-2");
-    await store.insertEncoded("requests", next, "rollups-block-2");
+    await store.insertEncoded("requests", next, "rollups-block-2", "JSONEachRow");
+    await store.insertEncoded("requests", next, "rollups-block-2", "JSONEachRow");
     expect(await counts()).toEqual({ raw: 250, minute: 250, hour: 250 });
   });
 
@@ -165,7 +165,7 @@ describe("per-minute and per-hour rollups", () => {
     expect(await counts()).toEqual({ raw: 250, minute: 250, hour: 250 });
 
     // And the view feeds it again afterwards.
-    await store.insertEncoded("requests", ndjson([requestRow(2000)]), "rollups-block-3");
+    await store.insertEncoded("requests", ndjson([requestRow(2000)]), "rollups-block-3", "JSONEachRow");
     expect(await counts()).toEqual({ raw: 251, minute: 251, hour: 251 });
   });
 });
@@ -221,6 +221,7 @@ describe("waf_blocks", () => {
         }),
       ]),
       "waf-requests",
+      "JSONEachRow",
     );
     await store.insertEncoded(
       "firewall_events",
@@ -295,6 +296,7 @@ describe("waf_blocks", () => {
         }),
       ]),
       "waf-firewall",
+      "JSONEachRow",
     );
   });
 

@@ -7,6 +7,7 @@ import {
   type InsertTable,
   type WriterObserver,
 } from "../src/index.js";
+import { compactRow, rowObject } from "../src/rows.js";
 
 interface Insert {
   table: InsertTable;
@@ -58,7 +59,7 @@ class FakeStore {
 const fast = { retries: Infinity, minDelayMs: 1, maxDelayMs: 5 };
 
 const request = (i: number, bad = false) =>
-  JSON.stringify({
+  compactRow("requests", {
     status: bad ? "BAD" : 200,
     transaction_id: `tx-${i}`,
     source: "file:a.ndjson",
@@ -67,6 +68,10 @@ const request = (i: number, bad = false) =>
     body_index: i,
     record_index: 2,
   });
+
+/** The dead letters the fake store kept, as objects. */
+const deadLetters = (store: FakeStore) =>
+  store.rowsOf("dead_letters").map((r) => rowObject("dead_letters", JSON.parse(r) as unknown[]));
 
 const table = (t: InsertTable, rows: string[]): EncodedTable => ({
   table: t,
@@ -95,7 +100,7 @@ describe("StoreWriter with rows the server refuses", () => {
     }).write([table("requests", rows)], "src:0:40-49:abc");
 
     expect(store.rowsOf("requests")).toEqual(rows.filter((_, i) => i !== 3 && i !== 7));
-    const letters = store.rowsOf("dead_letters").map((r) => JSON.parse(r));
+    const letters = deadLetters(store);
     expect(letters).toHaveLength(2);
     expect(letters.map((l) => l.raw)).toEqual([rows[3], rows[7]]);
     expect(letters[0]).toMatchObject({
@@ -107,10 +112,10 @@ describe("StoreWriter with rows the server refuses", () => {
       body_index: 3,
       record_index: 2,
     });
-    expect(letters[0].detail).toBe(
+    expect(letters[0]!.detail).toBe(
       "requests: inserting into requests: ClickHouse rejected the data 27 CANNOT_PARSE_INPUT_ASSERTION_FAILED: Cannot parse input (at row 1)",
     );
-    expect(typeof letters[0].received_at).toBe("number");
+    expect(typeof letters[0]!.received_at).toBe("number");
     expect(report.rejected).toEqual(new Map([["requests", 2]]));
     expect(rejected).toEqual([["requests", 2, "store_rejected_data"]]);
     expect(inserted).toEqual([
@@ -149,7 +154,7 @@ describe("StoreWriter with rows the server refuses", () => {
     expect(store.rowsOf("requests")).toHaveLength(37);
     expect(store.rowsOf("firewall_events")).toEqual([request(100)]);
     // The dead letters of one batch go in one insert, whatever table their rows were meant for.
-    expect(store.rowsOf("dead_letters").map((r) => JSON.parse(r).detail.split(":")[0])).toEqual([
+    expect(deadLetters(store).map((l) => String(l.detail).split(":")[0])).toEqual([
       "requests",
       "requests",
       "requests",
@@ -204,15 +209,15 @@ describe("StoreWriter with rows the server refuses", () => {
 
   it("keeps a refused row's raw bounded and copies only position values the columns accept", async () => {
     const store = new FakeStore();
-    const long = JSON.stringify({
-      note: `BAD ${"é".repeat(100)}`,
+    const long = compactRow("requests", {
+      user_agent: `BAD ${"é".repeat(100)}`,
       batch_seq: -1,
       body_index: "x",
       record_index: 1.5,
     });
     const notJson = "BAD {oops";
     await writer(store, {}, 20).write([table("requests", [long, notJson])], "tok");
-    const letters = store.rowsOf("dead_letters").map((r) => JSON.parse(r));
+    const letters = deadLetters(store);
     expect(letters.map((l) => l.raw)).toEqual([long.slice(0, 20), notJson]);
     expect(letters[0]).toMatchObject({
       raw_bytes: Buffer.byteLength(long),
