@@ -523,6 +523,7 @@ describe("the HTTP server answers what the document says", () => {
         }),
       ]),
       "openapi-requests",
+      "JSONEachRow",
     );
     const fw = (over: Record<string, unknown>) =>
       JSON.stringify({
@@ -548,6 +549,7 @@ describe("the HTTP server answers what the document says", () => {
       "firewall_events",
       ndjson([fw({}), fw({ transaction_id: "", rule_id: "BlockLogin", time: BASE + 29_500 })]),
       "openapi-firewall",
+      "JSONEachRow",
     );
     const now = Date.now();
     const alert = (over: Partial<AlertEventRow>): AlertEventRow => ({
