@@ -65,7 +65,7 @@ export interface BatchLimits {
   readonly maxBodies: number;
   /**
    * Maximum bytes of bodies per batch (a single larger body still forms its own batch).
-   * @default 16777216
+   * @default 8388608
    */
   readonly maxBytes: number;
   /**
@@ -79,6 +79,6 @@ export interface BatchLimits {
 /** Default {@link BatchLimits}. */
 export const defaultBatchLimits: BatchLimits = {
   maxBodies: 500,
-  maxBytes: 16 * 1024 * 1024,
+  maxBytes: 8 * 1024 * 1024,
   maxWaitMs: 1000,
 };
