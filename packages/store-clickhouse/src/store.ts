@@ -179,7 +179,15 @@ export class ClickHouseStore {
     let rawInsert: RawInsert | undefined;
     if (target.kind === "embedded") {
       mkdirSync(target.dir, { recursive: true });
-      const { createChdbConnection } = await import("chdb/connection");
+      const { createChdbConnection } = await import("chdb/connection").catch((err: unknown) => {
+        // The server image leaves the embedded engine out unless built WITH_EMBEDDED=true.
+        if ((err as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+        throw new GatewatchError(
+          "config_invalid",
+          "the embedded store needs the package chdb, which this installation leaves out (an image built without WITH_EMBEDDED=true): use --store http(s)://… for a ClickHouse server",
+          { cause: err },
+        );
+      });
       try {
         const chdb = createChdbConnection({ path: target.dir });
         rawInsert = (params) => chdb.chdb.rawInsert(params).then(() => undefined);
