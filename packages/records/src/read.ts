@@ -17,6 +17,16 @@ export function own(obj: JsonObject, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
+/**
+ * `s` with unpaired surrogates (a JSON escape such as `"\ud800"`) replaced by U+FFFD, as the decoder
+ * does for invalid UTF-8 bytes: ClickHouse refuses such a string, which would cost the whole row.
+ * `isWellFormed`/`toWellFormed` are native in Node 20 (ES2024; not yet in this TypeScript lib).
+ */
+function wellFormed(s: string): string {
+  const w = s as unknown as { isWellFormed(): boolean; toWellFormed(): string };
+  return w.isWellFormed() ? s : w.toWellFormed();
+}
+
 /** True for `undefined`, `null`, and strings that are empty or `-` once trimmed. */
 export function isBlank(value: unknown): boolean {
   if (value === undefined || value === null) return true;
@@ -30,7 +40,7 @@ export function isBlank(value: unknown): boolean {
  * turned into their decimal text (some exports write ids as numbers). Anything else is null.
  */
 export function text(value: unknown): string | null {
-  if (typeof value === "string") return isBlank(value) ? null : value;
+  if (typeof value === "string") return isBlank(value) ? null : wellFormed(value);
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return null;
 }

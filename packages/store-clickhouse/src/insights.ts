@@ -10,6 +10,7 @@
  * entries, for ranges up to {@link RAW_MAX_RANGE} only. A rollup counts whole buckets, so a range
  * it answers is widened to whole minutes or hours, and the answer carries the range it covers.
  */
+import { GatewatchError } from "@gatewatch/pipeline";
 import { Tables } from "./schema.js";
 import type { ClickHouseStore } from "./store.js";
 
@@ -181,6 +182,9 @@ export async function queryTrends(store: ClickHouseStore, q: TrendsQuery): Promi
 
 /** The largest values of one dimension over the range, with the previous period for comparison. */
 export async function queryTop(store: ClickHouseStore, q: TopQuery): Promise<TopResult> {
+  // `by` becomes a column name in the SQL text: only the fixed list may pass.
+  if (!(TOP_DIMENSIONS as readonly string[]).includes(q.by))
+    throw new GatewatchError("query_invalid", `by must be one of ${TOP_DIMENSIONS.join(", ")}`);
   const raw = RAW_DIMENSIONS.has(q.by);
   const hourly = !raw && q.to - q.from > MINUTE_ROLLUP_MAX_RANGE;
   // A rollup counts whole buckets: widen the range to them (the answer says which range it covers).

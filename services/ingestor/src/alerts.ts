@@ -206,14 +206,30 @@ export class AlertService {
     return this.#post(new URL("/api/v2/alerts", this.config.alertmanagerUrl).toString(), alerts);
   }
 
-  async #post(url: string, body: unknown): Promise<void> {
+  /**
+   * POSTs JSON. Credentials in the URL become a Basic authorization header: fetch refuses URLs with
+   * credentials (and would quote the whole URL, password included, in its error).
+   */
+  async #post(target: string, body: unknown): Promise<void> {
+    const url = new URL(target);
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (url.username !== "" || url.password !== "") {
+      const user = decodeURIComponent(url.username);
+      const pass = decodeURIComponent(url.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+      url.username = "";
+      url.password = "";
+    }
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers,
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!res.ok) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    if (!res.ok)
+      throw new Error(
+        `${url.origin}${url.pathname} answered ${res.status}: ${(await res.text()).slice(0, 200)}`,
+      );
   }
 
   /** Runs a delivery in the background with capped, jittered retries; failures are counted and logged. */

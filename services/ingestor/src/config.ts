@@ -506,6 +506,8 @@ export const SETTINGS = {
     z.url({ protocol: /^https?$/ }),
     "an http(s) URL such as http://alertmanager:9093",
     "Alertmanager to send alerts to (API v2).",
+
+    true, // may carry credentials (sent as Basic auth)
   ),
   alertWebhookUrl: optional(
     "ALERT_WEBHOOK_URL",
@@ -513,6 +515,8 @@ export const SETTINGS = {
     z.url({ protocol: /^https?$/ }),
     "an http(s) URL",
     "Also POST each alert transition as JSON ({status, alerts}) to this URL.",
+
+    true, // may carry credentials (sent as Basic auth)
   ),
   alertRunbookBaseUrl: setting(
     "ALERT_RUNBOOK_BASE_URL",
