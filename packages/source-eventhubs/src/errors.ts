@@ -40,7 +40,11 @@ export function classifyEventHubsError(err: unknown): ClassifiedError {
     kind = "configuration";
   } else if (OWNERSHIP_CODES.has(code) || /ownership|link:stolen/i.test(error.message)) {
     kind = "ownership";
-  } else if (e.name === "RestError" || /checkpoint/i.test(error.message)) {
+  } else if (
+    e.name === "RestError" ||
+    // BlobCheckpointStore wraps a failed ownership listing in a plain Error naming the blob listing.
+    /\bcheckpoint store\b|checkpointing|fetching the list of blobs/i.test(error.message)
+  ) {
     kind = "checkpoint";
   } else if (
     e.retryable === true ||

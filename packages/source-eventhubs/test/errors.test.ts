@@ -26,6 +26,12 @@ describe("classifyEventHubsError", () => {
       Object.assign(new Error("The specified blob does not exist"), { name: "RestError", statusCode: 404 }),
       "checkpoint",
     ],
+    [
+      new Error(
+        "Error occurred while fetching the list of blobs. \nRestError: connect ECONNREFUSED 127.0.0.1:10000",
+      ),
+      "checkpoint",
+    ],
     [new Error("something odd"), "other"],
   ])("sorts %s as %s", (err, kind) => {
     expect(classifyEventHubsError(err).kind).toBe(kind);

@@ -113,7 +113,9 @@ export function createPipeline(
         for (const [kind, , n] of result.deltas.records) totals.kinds[kind] = (totals.kinds[kind] ?? 0) + n;
         for (const [, n] of result.deltas.deadLetters) totals.deadLetters += n;
       },
-      onAckError: (batch, err) =>
+      onAckError: (batch, err) => {
+        // A checkpoint (or commit) that could not be written: counted so an outage shows in metrics.
+        m.countReceiveError("checkpoint");
         log.error(
           {
             source: batch.source,
@@ -123,7 +125,8 @@ export function createPipeline(
             err: String(err),
           },
           "acknowledging a stored batch failed; the next acknowledgement covers it",
-        ),
+        );
+      },
       onFatal: (err) => {
         log.error({ code: err.code, err: err.message }, "pipeline stopped");
         reportFailure(err);
