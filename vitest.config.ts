@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests import workspace packages from source so they never run against a stale build. Code that
 // must run as compiled JavaScript (the piscina worker, the CLI in child processes) uses dist/,
@@ -21,11 +21,18 @@ for (const dir of ["packages", "services"]) {
   }
 }
 
+// The crash loop (minutes of SIGKILLs against real fixtures) runs on its own: `npm run test:crash`.
+const CRASH_LOOP = "test/integration/crash-loop.test.ts";
+const crash = process.env.CRASH_LOOP === "1";
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 120_000,
+    include: crash
+      ? [CRASH_LOOP]
+      : ["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    exclude: crash ? configDefaults.exclude : [...configDefaults.exclude, CRASH_LOOP],
+    testTimeout: crash ? 240_000 : 120_000,
     hookTimeout: 120_000,
     // chdb is one engine per process: each test file runs in its own forked process.
     pool: "forks",
