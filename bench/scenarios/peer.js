@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "chdb";
+import { ERROR_INFO, L4_CAUSES, PASSTHROUGH, STATUS_ONLY } from "@gatewatch/classify";
 import { sampleRss, scenarioMain } from "../child.js";
 
 const TABLE = `CREATE TABLE peer_requests (
@@ -41,58 +42,12 @@ const list = (values) => `[${values.map((v) => (typeof v === "number" ? v : `'${
 const lookup = (x, pairs, otherwise) =>
   `transform(${x}, ${list(pairs.map((p) => p[0]))}, ${list(pairs.map((p) => p[1]))}, ${otherwise})`;
 
-const R1 = [
-  [400, "backend_bad_request"],
-  [401, "backend_unauthorized"],
-  [403, "backend_forbidden"],
-  [404, "backend_not_found"],
-  [413, "backend_payload_too_large"],
-  [429, "backend_rate_limited"],
-  [500, "backend_internal_error"],
-  [502, "backend_bad_gateway"],
-  [503, "backend_unavailable"],
-  [504, "backend_gateway_timeout"],
-];
-const R3 = [
-  ["ERRORINFO_HTTP_TO_HTTPS_PORT", "http_to_https_listener"],
-  ["ERRORINFO_INVALID_METHOD", "invalid_method"],
-  ["ERRORINFO_INVALID_METHOD_TRACE", "trace_method_blocked"],
-  ["ERRORINFO_INVALID_VERSION", "invalid_http_version"],
-  ["ERRORINFO_INVALID_09_METHOD", "invalid_http_version"],
-  ["ERRORINFO_HTTP_NO_HOST_HEADER", "missing_host_header"],
-  ["ERRORINFO_INVALID_CONTENT_LENGTH", "invalid_content_length"],
-  ["ERRORINFO_REQUEST_URI_INVALID", "invalid_uri"],
-  ["ERRORINFO_INVALID_REQUEST", "malformed_request"],
-  ["ERRORINFO_CLIENT_CLOSED_REQUEST", "client_closed_connection"],
-  ["ERRORINFO_CLIENT_TIMED_OUT", "client_request_timeout"],
-  ["ERRORINFO_UPSTREAM_NO_LIVE", "no_healthy_backend"],
-  ["ERRORINFO_UPSTREAM_CLOSED_CONNECTION", "backend_connection_closed"],
-  ["ERRORINFO_UPSTREAM_TIMED_OUT", "backend_timeout"],
-];
-const R5 = [
-  [301, "redirect_permanent"],
-  [308, "redirect_permanent"],
-  [302, "redirect_found"],
-  [303, "redirect_see_other"],
-  [307, "redirect_temporary"],
-  [400, "malformed_request"],
-  [403, "waf_block"],
-  [404, "no_listener_match"],
-  [408, "client_request_timeout"],
-  [413, "request_body_too_large"],
-  [0, "client_closed_connection"],
-  [499, "client_closed_connection"],
-  [500, "gateway_internal_error"],
-  [503, "service_unavailable"],
-  [504, "backend_timeout"],
-];
-const L4 = [
-  [200, "l4_session_ok"],
-  [400, "l4_client_data_invalid"],
-  [500, "l4_gateway_error"],
-  [502, "l4_backend_unreachable"],
-  [503, "l4_connection_limit"],
-];
+// The spec's rule tables (R1 passthrough, R3 error_info, R5 status only, L4), as the classifier has
+// them: the peer implements the rules' logic in SQL over the same tables.
+const R1 = [...PASSTHROUGH];
+const R3 = [...ERROR_INFO];
+const R5 = [...STATUS_ONLY];
+const L4 = [...L4_CAUSES];
 
 /** Top-level field, or the same name inside properties (spec §1: "either place"). */
 const either = (name) =>

@@ -17,7 +17,7 @@ const V1_TIMEOUT_SHARE = 0.98;
 const MAX_EVIDENCE_TEXT = 200;
 
 /** R1 exact statuses; ranges are handled in {@link passthroughCause}. */
-const PASSTHROUGH: ReadonlyMap<number, CauseId> = new Map([
+export const PASSTHROUGH: ReadonlyMap<number, CauseId> = new Map([
   [400, "backend_bad_request"],
   [401, "backend_unauthorized"],
   [403, "backend_forbidden"],
@@ -34,7 +34,7 @@ const PASSTHROUGH: ReadonlyMap<number, CauseId> = new Map([
  * R3 fixed mappings. `ERRORINFO_HTTPS_NO_CERT` and `ERRORINFO_INVALID_HOST` depend on more than the
  * code and are handled in {@link classifyAccess}.
  */
-const ERROR_INFO: ReadonlyMap<string, CauseId> = new Map([
+export const ERROR_INFO: ReadonlyMap<string, CauseId> = new Map([
   ["ERRORINFO_HTTP_TO_HTTPS_PORT", "http_to_https_listener"],
   ["ERRORINFO_INVALID_METHOD", "invalid_method"],
   ["ERRORINFO_INVALID_METHOD_TRACE", "trace_method_blocked"],
@@ -55,7 +55,7 @@ const HTTPS_NO_CERT = "ERRORINFO_HTTPS_NO_CERT";
 const INVALID_HOST = "ERRORINFO_INVALID_HOST";
 
 /** R5 statuses that map to one cause (502 depends on more and is handled in code). */
-const STATUS_ONLY: ReadonlyMap<number, CauseId> = new Map([
+export const STATUS_ONLY: ReadonlyMap<number, CauseId> = new Map([
   [301, "redirect_permanent"],
   [308, "redirect_permanent"],
   [302, "redirect_found"],

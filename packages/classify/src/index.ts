@@ -1,6 +1,12 @@
 export { CATALOG, CAUSE_IDS, ORIGINS, RULES, causeInfo, isCauseId } from "./catalog.js";
-export { classifyAccess, DEFAULT_BACKEND_TIMEOUT_SECONDS } from "./access-rules.js";
-export { classifyL4 } from "./l4-rules.js";
+export {
+  classifyAccess,
+  DEFAULT_BACKEND_TIMEOUT_SECONDS,
+  ERROR_INFO,
+  PASSTHROUGH,
+  STATUS_ONLY,
+} from "./access-rules.js";
+export { classifyL4, L4_CAUSES } from "./l4-rules.js";
 export { statusClass } from "./status-class.js";
 export type { StatusClass } from "./status-class.js";
 export { classifyLine, toClassifyOutput } from "./output.js";

@@ -4,7 +4,7 @@ import type { L4Record } from "@gatewatch/records";
 import { CATALOG } from "./catalog.js";
 import type { CauseId, Classification } from "./types.js";
 
-const L4_CAUSES: ReadonlyMap<number, CauseId> = new Map([
+export const L4_CAUSES: ReadonlyMap<number, CauseId> = new Map([
   [200, "l4_session_ok"],
   [400, "l4_client_data_invalid"],
   [500, "l4_gateway_error"],
